@@ -1,0 +1,87 @@
+# v6beian: `make run` serves the demo, `make test` runs the whole suite on SQLite and PostgreSQL.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+FLASK := $(BIN)/flask --app app
+# Administrative connection the tests use to create (and drop) their own PostgreSQL databases.
+export V6BEIAN_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+# Debian packages the test suite needs (Playwright drives Debian's chromium; never a downloaded browser).
+TEST_DEBIAN_PACKAGES := chromium
+
+.PHONY: help install run test test-deps postgres bench lint i18n i18n-compile clean
+
+help:
+	@echo "make run    - install, migrate, load the demo and serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install what the tests need and run them on SQLite and PostgreSQL"
+	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make lint   - ruff check and format check"
+	@echo "make i18n   - extract, update and compile the translation catalogs"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+i18n-compile: install
+	$(BIN)/pybabel compile --use-fuzzy -d core/translations -D messages >/dev/null
+
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project v6beian \
+		--ignore-dirs='.venv tests bench migrations' -o core/translations/messages.pot .
+	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations -D messages -w 0 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d core/translations -D messages --statistics
+
+run: i18n-compile
+	$(FLASK) db upgrade
+	@echo
+	@echo "Demo logins (kept in instance/demo-logins.json):"
+	@$(FLASK) demo
+	@echo
+	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test-deps: install
+	@missing=""; for pkg in $(TEST_DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages:$$missing (run 'make test' as root, or: sudo apt-get install$$missing)" >&2; exit 1; \
+		fi; \
+	fi
+
+postgres:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		if [ "$$(id -u)" = "0" ] && [ -d /etc/postgresql ]; then \
+			echo "starting the installed PostgreSQL cluster"; \
+			pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start; \
+			for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+		fi; \
+	fi; \
+	pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it)" >&2; exit 1; }
+
+test: test-deps i18n-compile postgres
+	$(BIN)/pytest
+
+bench: i18n-compile postgres
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

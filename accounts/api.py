@@ -1,0 +1,61 @@
+"""``/api/v1``: the signed-in user and organizations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+
+from accounts import policy, queries
+from accounts.models import Organization, User
+from accounts.schemas import (
+    CurrentUserSchema,
+    OrganizationListArgsSchema,
+    OrganizationPageSchema,
+    OrganizationSchema,
+)
+from core.api import API_PREFIX
+from core.extensions import db
+from core.web import paginate
+
+blp = Blueprint("accounts_api", __name__, url_prefix=API_PREFIX, description="Accounts and organizations")
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, CurrentUserSchema)
+    @blp.alt_response(401, schema="ApiError")
+    def get(self) -> User:
+        """The signed-in user."""
+        return current_user
+
+
+@blp.route("/organizations")
+class Organizations(MethodView):
+    @blp.arguments(OrganizationListArgsSchema, location="query")
+    @blp.response(200, OrganizationPageSchema)
+    @blp.alt_response(403, schema="ApiError")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Organizations (regulators only), filtered by text and kind."""
+        policy.require(current_user, policy.Action.LIST_ORGANIZATIONS)
+        page = paginate(db.session, queries.organization_list(args["q"], args["kind"]), args["page"], args["per_page"])
+        return {
+            "items": [org for org, _count in page.items],
+            "meta": {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages},
+        }
+
+
+@blp.route("/organizations/<code>")
+class OrganizationByCode(MethodView):
+    @blp.response(200, OrganizationSchema)
+    @blp.alt_response(403, schema="ApiError")
+    @blp.alt_response(404, schema="ApiError")
+    def get(self, code: str) -> Organization:
+        """One organization: regulators see any, others only their own."""
+        org = queries.organization_by_code(db.session, code)
+        if org is None or not policy.can(current_user, policy.Action.VIEW_ORGANIZATION, org):
+            # Another tenant's organization is indistinguishable from a missing one.
+            abort(404)
+        return org

@@ -1,0 +1,121 @@
+"""Organizations, users and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.choices import AuthSource, OrgKind, Role
+from core.db import Base, UTCDateTime, utcnow
+
+
+def _in(column: str, values: type) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+    __table_args__ = (CheckConstraint(_in("kind", OrgKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    division_code: Mapped[str | None] = mapped_column(String(6))
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+
+    AUDITED = (
+        "kind", "code", "name", "name_en", "uscc", "division_code", "address",
+        "contact_name", "contact_phone", "contact_email",
+    )  # fmt: skip
+
+    @property
+    def kind_enum(self) -> OrgKind:
+        return OrgKind(self.kind)
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.code}>"
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint(_in("auth_source", AuthSource), name="auth_source"),
+        # Local accounts carry a password hash; directory accounts never do.
+        CheckConstraint("(auth_source = 'local') OR (password_hash IS NULL)", name="ldap_without_password"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="RESTRICT"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    auth_source: Mapped[str] = mapped_column(String(8), default=AuthSource.LOCAL.value)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization] = relationship(back_populates="users", lazy="joined")
+
+    AUDITED = ("username", "display_name", "email", "organization_id", "role", "auth_source", "active")
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_object", "object_type", "object_id"),
+        Index("ix_audit_event_organization_id_occurred_at", "organization_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    # The actor's name is kept as written so the trail still reads after an account is removed.
+    actor_name: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(Text)

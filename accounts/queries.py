@@ -1,0 +1,83 @@
+"""Reads of the accounts package, shaped for the pages and API that show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from accounts.models import AuditEvent, Organization, User
+
+
+@dataclass(frozen=True)
+class OrganizationRow:
+    organization: Organization
+    user_count: int
+
+
+def organization_list(q: str | None = None, kind: str | None = None) -> Select[tuple[Organization, int]]:
+    """Organizations with their user counts in one query (no per-row count)."""
+    users = select(User.organization_id, func.count(User.id).label("n")).group_by(User.organization_id).subquery()
+    stmt = (
+        select(Organization, func.coalesce(users.c.n, 0))
+        .outerjoin(users, users.c.organization_id == Organization.id)
+        .order_by(Organization.kind, Organization.code)
+    )
+    if q:
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(
+                Organization.code.ilike(pattern),
+                Organization.name.ilike(pattern),
+                Organization.name_en.ilike(pattern),
+                Organization.uscc.ilike(pattern),
+            )
+        )
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    return stmt
+
+
+def organization_by_code(session: Session, code: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.code == code))
+
+
+def organization_users(session: Session, org: Organization) -> list[User]:
+    return list(session.scalars(select(User).where(User.organization_id == org.id).order_by(User.username)))
+
+
+def counts_by(session: Session, column: object) -> dict[str, int]:
+    return dict(session.execute(select(column, func.count()).group_by(column)).all())  # type: ignore[call-overload,arg-type]
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    organizations_by_kind: dict[str, int]
+    users_by_role: dict[str, int]
+    organizations: int
+    users: int
+
+
+def dashboard_figures(session: Session) -> DashboardFigures:
+    by_kind = counts_by(session, Organization.kind)
+    by_role = counts_by(session, User.role)
+    return DashboardFigures(by_kind, by_role, sum(by_kind.values()), sum(by_role.values()))
+
+
+def recent_events(session: Session, *, organization_id: int | None = None, limit: int = 10) -> list[AuditEvent]:
+    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)
+    if organization_id is not None:
+        stmt = stmt.where(AuditEvent.organization_id == organization_id)
+    return list(session.scalars(stmt))
+
+
+def object_history(session: Session, object_type: str, object_id: str, limit: int = 50) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

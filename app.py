@@ -1,0 +1,43 @@
+"""v6beian application factory: ``flask --app app run``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+import accounts
+from core import api, i18n, security, web
+from core.config import load_config
+from core.errors import register_error_handlers
+from core.extensions import csrf, db, login_manager
+from core.migrate import db_cli
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("V6BEIAN_INSTANCE") or None,
+        instance_relative_config=True,
+        template_folder="templates",
+        static_folder="static",
+    )
+    load_config(app, config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.unauthorized_handler(security.unauthenticated_response)
+    i18n.init_app(app)
+    security.init_app(app)
+    web.init_app(app)
+    api.init_app(app)
+    register_error_handlers(app)
+    app.cli.add_command(db_cli)
+
+    accounts.init_app(app)
+    return app

@@ -1,0 +1,110 @@
+"""Configuration from defaults, an optional ``instance/config.py`` and environment variables.
+
+Precedence (lowest first): defaults, ``instance/config.py``, environment, the mapping given to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+# Every setting a deployment may change, with its default. README.md lists the same table.
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: SQLite file instance/v6beian.db
+    "SECRET_KEY": None,  # None: generated once into instance/secret_key (mode 0600)
+    "V6BEIAN_LANGUAGE": "zh_CN",
+    "V6BEIAN_ENV": "development",  # "production" enforces the safety checks below
+    "SESSION_COOKIE_SECURE": False,
+    "PREFERRED_URL_SCHEME": "http",
+    "PAGE_SIZE": 50,
+}
+
+ENV_SETTINGS = tuple(DEFAULTS)
+BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE"}
+INTEGER_SETTINGS = {"PAGE_SIZE"}
+SUPPORTED_LANGUAGES = ("zh_CN", "en")
+MIN_SECRET_LENGTH = 32
+KNOWN_UNSAFE_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test"}
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in BOOLEAN_SETTINGS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if name in INTEGER_SETTINGS:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    return raw
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    instance = Path(app.instance_path)
+    app.config.update(DEFAULTS)
+    config_file = instance / "config.py"
+    if config_file.is_file():
+        app.config.from_pyfile(str(config_file))
+    for name in ENV_SETTINGS:
+        if name in os.environ:
+            app.config[name] = _parse(name, os.environ[name])
+    if overrides:
+        app.config.update(overrides)
+
+    if not app.config["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'v6beian.db'}"
+    if app.config["V6BEIAN_LANGUAGE"] not in SUPPORTED_LANGUAGES:
+        raise ConfigurationError(
+            f"V6BEIAN_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}, got {app.config['V6BEIAN_LANGUAGE']!r}"
+        )
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=app.config["SESSION_COOKIE_SECURE"],
+        BABEL_DEFAULT_LOCALE=app.config["V6BEIAN_LANGUAGE"],
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    if app.config["V6BEIAN_ENV"] == "production":
+        check_production_safety(app.config)
+
+
+def check_production_safety(config: Any) -> None:
+    """Refuse to serve production traffic with debug on or a guessable secret."""
+    if config.get("DEBUG"):
+        raise ConfigurationError("refusing to start: debug mode is on in production (unset FLASK_DEBUG)")
+    secret = config.get("SECRET_KEY") or ""
+    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in KNOWN_UNSAFE_SECRETS:
+        raise ConfigurationError(
+            f"refusing to start: SECRET_KEY must be a random string of at least {MIN_SECRET_LENGTH} characters"
+        )
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read the instance's secret key, creating it (mode 0600) on first start."""
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(f"{path} holds no usable secret; delete it to have one generated") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    return secret

@@ -1,0 +1,170 @@
+"""One engine per application, one Session per request or CLI command.
+
+Operations receive the Session as an argument and only ``flush()``; whoever opened the session (the request
+cycle, a CLI command, a job) owns the single commit or rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Constraint names are spelled out so that Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no zone, PostgreSQL does)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the connection settings both databases need."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("v6beian needs a file-backed SQLite database (WAL, several connections)")
+        engine = create_engine(url, poolclass=NullPool, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN is ours to issue.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A write that must be serialized takes SQLite's write lock up front (see ``write_session``);
+        # starting deferred and upgrading later is what produces "database is locked" under load.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def begin_serialized_write(session: Session) -> None:
+    """Start the session's transaction so that concurrent writers queue instead of failing.
+
+    On SQLite this issues ``BEGIN IMMEDIATE``; on PostgreSQL callers lock the rows they depend on
+    (``SELECT ... FOR UPDATE``), so nothing is needed here. Must be called before the session's first
+    statement; inside an already open transaction it does nothing.
+    """
+    if session.in_transaction():
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+class Database:
+    """The application's engine and session factory, set up by ``init_app``."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] = sessionmaker(expire_on_commit=False)
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.session_factory.configure(bind=self.engine)
+        app.extensions["v6beian.db"] = self
+        app.after_request(self._finish_request)
+        app.teardown_appcontext(self._close_request_session)
+
+    @property
+    def session(self) -> Session:
+        """The current request's session, opened on first use."""
+        from flask import g
+
+        if "db_session" not in g:
+            g.db_session = self.session_factory()
+        return g.db_session
+
+    @staticmethod
+    def _finish_request(response: Any) -> Any:
+        """The request owns the commit: successful responses commit, anything else rolls back.
+
+        Committing here, before the response leaves, means a failed commit becomes an error page instead of
+        a success page for work that was lost.
+        """
+        from flask import g
+
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400 and not g.get("db_rollback_only"):
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @staticmethod
+    def _close_request_session(_exc: BaseException | None) -> None:
+        from flask import g
+
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A unit of work outside a request (CLI command, job): commit on success, rollback on error."""
+        session = self.session_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def database_backend(url: str) -> str:
+    return make_url(url).get_backend_name()

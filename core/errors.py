@@ -1,0 +1,156 @@
+"""Typed domain errors and the one place that turns them (and HTTP errors) into responses.
+
+Operations raise ``DomainError`` subclasses carrying a stable ``code`` and a translatable message. The web
+layer maps them to JSON under ``/api/`` and to error pages elsewhere; forms map ``ValidationFailed`` to errors
+beside their fields; the CLI prints the message on one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+Message = str | LazyString
+
+
+class DomainError(Exception):
+    """Base of every error an operation raises on purpose."""
+
+    code = "domain_error"
+    status = 400
+
+    def __init__(self, message: Message, *, fields: dict[str, list[Message]] | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.fields = fields or {}
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": str(self.message)}
+        if self.fields:
+            body["fields"] = {name: [str(m) for m in msgs] for name, msgs in self.fields.items()}
+        return {"error": body}
+
+
+class ValidationFailed(DomainError):
+    """Input breaks a rule; ``fields`` names the offending fields."""
+
+    code = "validation_failed"
+    status = 422
+
+    @classmethod
+    def on(cls, field: str, message: Message) -> ValidationFailed:
+        return cls(message, fields={field: [message]})
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class PermissionDenied(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    """The request is valid but clashes with the current state (duplicate, overlap, exhausted space)."""
+
+    code = "conflict"
+    status = 409
+
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def _http_messages() -> dict[int, Message]:
+    return {
+        400: _l("The request could not be understood."),
+        401: _l("Authentication is required."),
+        403: _l("You do not have permission to do that."),
+        404: _l("The page or object you asked for does not exist."),
+        405: _l("This method is not allowed here."),
+        413: _l("The upload is too large."),
+        422: _l("The input is not valid."),
+        429: _l("Too many requests; please wait and try again."),
+        500: _l("Something went wrong on our side. The error has been logged."),
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def json_error(status: int, code: str, message: Message, fields: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": str(message)}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def error_page(status: int, message: Message) -> tuple[str, int]:
+    """The localized error page; a bare page if even that cannot be rendered (e.g. the database is down)."""
+    try:
+        return render_template("errors/error.html", status=status, message=message), status
+    except Exception:
+        log.exception("error page %s could not be rendered", status)
+        return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
+
+
+def http_error_response(exc: HTTPException) -> Response | tuple[str, int]:
+    status = exc.code or 500
+    message = _http_messages().get(status, exc.description or "")
+    if wants_json():
+        fields = None
+        data = getattr(exc, "data", None)  # webargs/marshmallow validation details
+        if isinstance(data, dict) and "messages" in data:
+            fields = data["messages"]
+        response = json_error(status, HTTP_ERROR_CODES.get(status, "http_error"), message, fields)
+        for header, value in exc.get_headers():
+            if header.lower() not in {"content-type", "content-length"}:
+                response.headers[header] = value
+        return response
+    return error_page(status, message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Response | tuple[str, int]:
+        if wants_json():
+            response = jsonify(exc.as_json())
+            response.status_code = exc.status
+            return response
+        return error_page(exc.status, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        return http_error_response(exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response | tuple[str, int]:
+        if isinstance(exc, HTTPException):
+            return http_error_response(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return json_error(500, "internal_error", _http_messages()[500])
+        return error_page(500, _http_messages()[500])

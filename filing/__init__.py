@@ -1,0 +1,1 @@
+"""IP-address filings (备案) and their review workflow."""

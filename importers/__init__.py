@@ -1,0 +1,1 @@
+"""Bulk imports of carriers' allocation records (CSV, Excel, RPSL, RIR statistics)."""

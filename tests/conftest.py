@@ -1,0 +1,153 @@
+"""Fixtures in the flaskr style: app, client, runner, db, factories and sign-in helpers.
+
+Every fixture that touches the database is parametrized over SQLite and PostgreSQL. The schema is built once
+per backend by running the Alembic migrations; each test runs inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from accounts import operations, passwords
+from accounts.models import Organization, User
+from app import create_app
+from core import migrate
+from core.extensions import db as database
+from tests.support import BACKENDS, csrf_token_in, fresh_database
+
+TEST_PASSWORD = "correct horse battery staple"
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> None:
+    # Production parameters cost ~50 ms a hash; the tests hash hundreds of passwords.
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "V6BEIAN_LANGUAGE": "zh_CN",
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    engine = database.engine
+    assert engine is not None
+    connection = engine.connect()
+    outer = connection.begin()
+    # Commits inside the test (requests, CLI commands) release savepoints; the test's work is rolled back.
+    database.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield app
+    finally:
+        outer.rollback()
+        connection.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session on the test's transaction, for arranging data and checking results.
+
+    No application context stays pushed: each request of the test client must get its own (and its own ``g``).
+    """
+    session = database.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def create_org(db: Session) -> Callable[..., Organization]:
+    counter = iter(range(1, 10_000))
+
+    def create(kind: str = "enterprise", code: str | None = None, **values: Any) -> Organization:
+        n = next(counter)
+        org = operations.create_organization(
+            db, actor=None, kind=kind, code=code or f"{kind[:3]}-{n}", name=values.pop("name", f"测试单位{n}"), **values
+        )
+        db.flush()
+        return org
+
+    return create
+
+
+@pytest.fixture
+def create_user(db: Session, create_org: Callable[..., Organization]) -> Callable[..., User]:
+    org_kind_for_role = {
+        "regulator": "regulator",
+        "regulator-admin": "regulator",
+        "carrier": "carrier",
+        "allocator": "allocator",
+        "enterprise": "enterprise",
+    }
+    counter = iter(range(1, 10_000))
+
+    def create(role: str = "enterprise", organization: Organization | None = None, **values: Any) -> User:
+        n = next(counter)
+        user = operations.create_user(
+            db,
+            actor=None,
+            username=values.pop("username", f"{role}-user-{n}"),
+            organization=organization or create_org(kind=org_kind_for_role[role]),
+            role=role,
+            password=values.pop("password", TEST_PASSWORD),
+            **values,
+        )
+        db.flush()
+        return user
+
+    return create
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, form_page: str | None = None, **kwargs: Any):
+    """Submit a form as a browser does: read the CSRF token from the page, then post."""
+    page = client.get(form_page or url)
+    token = csrf_token_in(page.get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, create_user: Callable[..., User]) -> Callable[..., User]:
+    def login(role_or_user: str | User = "enterprise", password: str = TEST_PASSWORD) -> User:
+        user = role_or_user if isinstance(role_or_user, User) else create_user(role=role_or_user)
+        response = post_form(client, "/login", {"username": user.username, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login

@@ -1,0 +1,65 @@
+"""Helpers the tests share: throw-away databases on both backends and reading forms."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "V6BEIAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = [b.strip() for b in os.environ.get("V6BEIAN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+class ServiceMissing(RuntimeError):
+    pass
+
+
+def check_postgres() -> None:
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        raise ServiceMissing(
+            f"PostgreSQL is not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)}; "
+            "the suite runs every database test on PostgreSQL too (make test starts the local cluster)"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """An empty database of ``backend`` that is removed afterwards; yields its URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'v6beian-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    if backend != "postgresql":
+        raise ValueError(f"unknown test backend {backend!r}")
+    check_postgres()
+    name = f"v6beian_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def csrf_token_in(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    if match is None:
+        raise AssertionError("no CSRF token in the page")
+    return match.group(1) or match.group(2)

@@ -1,0 +1,152 @@
+"""What a person does in a browser: Playwright drives Debian's chromium against a live server started the way
+`make run` starts it (migrate, load the demo, serve)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.support import BACKENDS, fresh_database
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    directory = tmp_path_factory.mktemp(f"live-{request.param}")
+    with fresh_database(request.param, directory) as url:
+        env = {**os.environ, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(directory / "instance")}
+        env.pop("V6BEIAN_LANGUAGE", None)
+        flask(env, "db", "upgrade")
+        logins = {row["role"]: row for row in json.loads(flask(env, "demo", "--json"))}
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 (loopback)
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the live server did not start") from None
+                    time.sleep(0.2)
+            yield {"url": base, "logins": logins}
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does this as root)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    # A Content-Security-Policy violation shows up as a console error.
+    assert errors == []
+
+
+def sign_in(page: Page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("[data-testid=login-submit]")
+
+
+def test_regulator_signs_in_sees_chinese_dashboard_switches_to_english_and_signs_out(
+    live_server: dict, page: Page
+) -> None:
+    base, regulator = live_server["url"], live_server["logins"]["regulator"]
+    page.goto(base + "/")
+    expect(page).to_have_url(f"{base}/login?next=/")
+    expect(page.locator("h1")).to_have_text("登录")
+
+    sign_in(page, base, regulator["username"], regulator["password"])
+    expect(page).to_have_url(f"{base}/")
+    expect(page.get_by_test_id("dashboard-title")).to_have_text("管理局工作台")
+    expect(page.get_by_test_id("count-organizations")).to_have_text("9")
+    expect(page.get_by_test_id("count-kind-enterprise")).to_have_text("4")
+
+    page.get_by_test_id("language-en").click()
+    expect(page.get_by_test_id("dashboard-title")).to_have_text("Regulator dashboard")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(f"{base}/login")
+    expect(page.locator(".alert")).to_contain_text("You have signed out.")
+    page.goto(base + "/")
+    expect(page).to_have_url(f"{base}/login?next=/")
+
+
+def test_wrong_password_shows_an_error_and_no_session(live_server: dict, page: Page) -> None:
+    base, regulator = live_server["url"], live_server["logins"]["regulator"]
+    sign_in(page, base, regulator["username"], "definitely-not-the-password")
+    expect(page.get_by_test_id("form-errors")).to_have_text("用户名或密码错误。")
+    page.goto(base + "/")
+    expect(page).to_have_url(f"{base}/login?next=/")
+
+
+def test_admin_creates_an_organization_and_sees_the_error_beside_the_field(live_server: dict, page: Page) -> None:
+    base, admin = live_server["url"], live_server["logins"]["regulator-admin"]
+    sign_in(page, base, admin["username"], admin["password"])
+    page.goto(f"{base}/organizations/new")
+    page.select_option("#kind", "enterprise")
+    page.fill("#code", "browser-test")
+    page.fill("#name", "浏览器测试有限公司")
+    page.fill("#uscc", "91120000103100784A")
+    page.get_by_test_id("save").click()
+    expect(page.locator('[data-field-error="uscc"]')).to_contain_text("校验位错误")
+    page.fill("#uscc", "91120000103100784F")
+    page.get_by_test_id("save").click()
+    expect(page).to_have_url(f"{base}/organizations/browser-test")
+    expect(page.locator("h1")).to_have_text("浏览器测试有限公司")
