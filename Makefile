@@ -45,7 +45,7 @@ run: i18n-compile
 	$(FLASK) db upgrade
 	@echo
 	@echo "Demo logins (kept in instance/demo-logins.json):"
-	@$(FLASK) demo
+	@LOG_LEVEL=WARNING $(FLASK) demo
 	@echo
 	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,
     "PREFERRED_URL_SCHEME": "http",
     "PAGE_SIZE": 50,
+    "LOG_LEVEL": "INFO",
 }
 
 ENV_SETTINGS = tuple(DEFAULTS)
