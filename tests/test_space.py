@@ -57,7 +57,7 @@ def trees(draw: st.DrawFn) -> tuple[Net, list[Net]]:
 
 
 @given(trees())
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_free_blocks_match_the_ipset_oracle(tree: tuple[Net, list[Net]]) -> None:
     parent, children = tree
     oracle = ipset([parent]) - ipset(children)
@@ -97,7 +97,7 @@ def brute_force_order(parent: Net, length: int, strategy: Strategy, used: list[N
 
 
 @given(trees(), st.sampled_from(list(Strategy)), st.integers(0, 6))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_allocation_order_matches_brute_force(tree: tuple[Net, list[Net]], strategy: Strategy, extra: int) -> None:
     parent, children = tree
     length = min(parent.width, parent.length + extra)
@@ -111,7 +111,7 @@ def test_allocation_order_matches_brute_force(tree: tuple[Net, list[Net]], strat
 
 
 @given(trees(), st.integers(0, 8), st.integers(1, 20))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_candidates_are_free_and_in_address_order(tree: tuple[Net, list[Net]], extra: int, limit: int) -> None:
     parent, children = tree
     length = min(parent.width, parent.length + extra)
