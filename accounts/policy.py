@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 REGULATOR_ROLES = {Role.REGULATOR.value, Role.REGULATOR_ADMIN.value}
+ALLOCATING_ROLES = {Role.CARRIER.value, Role.ALLOCATOR.value}
 
 
 class Action(StrEnum):
@@ -26,6 +27,10 @@ class Action(StrEnum):
     VIEW_ORGANIZATION = "view_organization"
     MANAGE_ORGANIZATIONS = "manage_organizations"
     MANAGE_USERS = "manage_users"
+    VIEW_PREFIX = "view_prefix"
+    ADD_TOP_LEVEL_PREFIX = "add_top_level_prefix"
+    ALLOCATE_FROM = "allocate_from"
+    CHANGE_PREFIX = "change_prefix"
 
 
 def is_regulator(user: User) -> bool:
@@ -46,7 +51,32 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             return is_regulator(user) or (obj is not None and obj.id == user.organization_id)
         case Action.MANAGE_ORGANIZATIONS | Action.MANAGE_USERS:
             return user.role == Role.REGULATOR_ADMIN.value
+        case Action.VIEW_PREFIX:
+            return is_regulator(user) or _holds(user, obj) or _holds(user, getattr(obj, "parent", None))
+        case Action.ADD_TOP_LEVEL_PREFIX:
+            # obj: the organization that will hold the new top-level block
+            if user.role == Role.REGULATOR_ADMIN.value:
+                return True
+            return user.role in ALLOCATING_ROLES and obj is not None and obj.id == user.organization_id
+        case Action.ALLOCATE_FROM:
+            if user.role == Role.REGULATOR_ADMIN.value:
+                return True
+            if user.role == Role.ENTERPRISE.value:
+                # Enterprises plan subnets inside what was assigned to them.
+                return _holds(user, obj) and obj.kind in {"assignment", "subnet"}
+            return user.role in ALLOCATING_ROLES and _holds(user, obj)
+        case Action.CHANGE_PREFIX:
+            if user.role == Role.REGULATOR_ADMIN.value:
+                return True
+            if user.role == Role.ENTERPRISE.value:
+                return _holds(user, obj) and obj.kind == "subnet"
+            # What an allocator holds, or handed out itself.
+            return user.role in ALLOCATING_ROLES and (_holds(user, obj) or _holds(user, getattr(obj, "parent", None)))
     return False
+
+
+def _holds(user: User, obj: Any) -> bool:
+    return obj is not None and getattr(obj, "holder_id", None) == user.organization_id
 
 
 def require(user: User | None, action: Action, obj: Any = None) -> None:

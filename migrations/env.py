@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 
 from core.db import Base, UTCDateTime, make_engine
+from core.migrate import include_object
 from core.models import import_all_models
+from ipam.models import CidrType
 
 import_all_models()
 target_metadata = Base.metadata
@@ -17,6 +19,9 @@ def render_item(type_: str, obj: object, autogen_context) -> str | bool:  # type
     if type_ == "type" and isinstance(obj, UTCDateTime):
         autogen_context.imports.add("import core.db")
         return "core.db.UTCDateTime()"
+    if type_ == "type" and isinstance(obj, CidrType):
+        autogen_context.imports.add("import ipam.models")
+        return "ipam.models.CidrType()"
     return False
 
 
@@ -51,6 +56,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

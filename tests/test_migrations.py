@@ -31,11 +31,11 @@ def tables(url: str) -> set[str]:
 
 def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
     migrate.upgrade(empty_database)
-    assert {"organization", "user_account", "audit_event"} <= tables(empty_database)
+    assert {"organization", "user_account", "audit_event", "prefix", "free_block"} <= tables(empty_database)
     migrate.downgrade(empty_database, "base")
     assert tables(empty_database) == set()
     migrate.upgrade(empty_database)
-    assert {"organization", "user_account", "audit_event"} <= tables(empty_database)
+    assert {"organization", "user_account", "audit_event", "prefix", "free_block"} <= tables(empty_database)
 
 
 def test_models_and_migrations_do_not_drift(empty_database: str) -> None:
@@ -44,7 +44,9 @@ def test_models_and_migrations_do_not_drift(empty_database: str) -> None:
     engine = make_engine(empty_database)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": migrate.include_object}
+            )
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()

@@ -1,0 +1,100 @@
+"""Closed vocabularies of the prefix registry."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class PrefixKind(StrEnum):
+    AGGREGATE = "aggregate"
+    ALLOCATION = "allocation"
+    ASSIGNMENT = "assignment"
+    SUBNET = "subnet"
+    RESERVED = "reserved"
+
+    @property
+    def label(self) -> str:
+        return str(KIND_LABELS[self])
+
+
+KIND_LABELS = {
+    PrefixKind.AGGREGATE: _l("Aggregate"),
+    PrefixKind.ALLOCATION: _l("Allocation"),
+    PrefixKind.ASSIGNMENT: _l("Assignment"),
+    PrefixKind.SUBNET: _l("Subnet"),
+    PrefixKind.RESERVED: _l("Reserved block"),
+}
+
+# Kinds nest left to right: a prefix never contains one of a kind to its left. Allocations may nest (a
+# lower-tier allocator receives an allocation and allocates onward from it); reserved blocks hold nothing.
+KIND_RANK = {
+    PrefixKind.AGGREGATE: 0,
+    PrefixKind.ALLOCATION: 1,
+    PrefixKind.ASSIGNMENT: 2,
+    PrefixKind.SUBNET: 3,
+}
+
+
+def may_contain(parent_kind: str, child_kind: str) -> bool:
+    parent, child = PrefixKind(parent_kind), PrefixKind(child_kind)
+    if parent is PrefixKind.RESERVED:
+        return False
+    if child is PrefixKind.RESERVED:
+        return True
+    if parent is child is PrefixKind.ALLOCATION:
+        return True
+    return KIND_RANK[parent] < KIND_RANK[child]
+
+
+class PrefixStatus(StrEnum):
+    ACTIVE = "active"
+    RESERVED = "reserved"
+    DEPRECATED = "deprecated"
+
+    @property
+    def label(self) -> str:
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS = {
+    PrefixStatus.ACTIVE: _l("Active"),
+    PrefixStatus.RESERVED: _l("Reserved"),
+    PrefixStatus.DEPRECATED: _l("Deprecated"),
+}
+
+
+class Usage(StrEnum):
+    """使用方式: how the addresses are used, as the filing fields name it."""
+
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+    LEASED_LINE = "leased-line"
+    IDC = "idc"
+    ENTERPRISE_NETWORK = "enterprise-network"
+    INDUSTRIAL_NETWORK = "industrial-network"
+    NAT_POOL = "nat-pool"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return str(USAGE_LABELS[self])
+
+
+USAGE_LABELS = {
+    Usage.STATIC: _l("Static"),
+    Usage.DYNAMIC: _l("Dynamic"),
+    Usage.LEASED_LINE: _l("Leased line"),
+    Usage.IDC: _l("IDC"),
+    Usage.ENTERPRISE_NETWORK: _l("Enterprise network"),
+    Usage.INDUSTRIAL_NETWORK: _l("Industrial network"),
+    Usage.NAT_POOL: _l("NAT pool"),
+    Usage.OTHER: _l("Other"),
+}
+
+
+class Source(StrEnum):
+    MANUAL = "manual"
+    API = "api"
+    IMPORT = "import"

@@ -1,0 +1,203 @@
+"""The free-space index in the database: maximal aligned free blocks per prefix, changed in the same
+transaction as the prefixes they describe.
+
+Every lookup probes the primary key (parent, length, start) or the sparse index once per candidate length and
+lets the database pick the winner, so its cost depends on the address width, never on the number of children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, delete, insert, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from ipam.models import FreeBlock, from_key, to_key
+from ipam.space import Net, Strategy, free_blocks, sparse_key
+
+fb = FreeBlock.__table__
+
+
+def rows(parent_id: int, parent: Net, blocks: Iterable[Net]) -> list[dict[str, object]]:
+    return [
+        {
+            "parent_id": parent_id,
+            "prefix_len": b.length,
+            "start": to_key(b.start),
+            "sparse_key": to_key(sparse_key(parent, b.start)),
+        }
+        for b in blocks
+    ]
+
+
+def add_blocks(session: Session, parent_id: int, parent: Net, blocks: Sequence[Net]) -> None:
+    if blocks:
+        session.execute(insert(fb), rows(parent_id, parent, blocks))
+
+
+def _net(row: object, width: int) -> Net:
+    return Net(from_key(row.start), row.prefix_len, width)  # type: ignore[attr-defined]
+
+
+def _order(strategy: Strategy) -> list[object]:
+    if strategy is Strategy.SPARSE:
+        return [fb.c.sparse_key]
+    return [fb.c.start]
+
+
+def best_block(session: Session, parent_id: int, parent: Net, length: int, strategy: Strategy) -> Net | None:
+    """The free block a strategy takes its next /length from, or None when nothing can hold a /length."""
+    probes = [
+        select(fb.c.prefix_len, fb.c.start, fb.c.sparse_key)
+        .where(fb.c.parent_id == parent_id, fb.c.prefix_len == bits)
+        .order_by(*_order(strategy))
+        .limit(1)
+        .subquery()
+        .select()
+        for bits in range(parent.length, length + 1)
+    ]
+    combined = union_all(*probes).subquery() if len(probes) > 1 else probes[0].subquery()
+    if strategy is Strategy.BEST_FIT:
+        order = [combined.c.prefix_len.desc(), combined.c.start]
+    elif strategy is Strategy.SPARSE:
+        order = [combined.c.sparse_key]
+    else:
+        order = [combined.c.start]
+    row = session.execute(select(combined).order_by(*order).limit(1)).first()
+    return None if row is None else _net(row, parent.width)
+
+
+def first_blocks(session: Session, parent_id: int, parent: Net, length: int, limit: int) -> list[Net]:
+    """The first ``limit`` free blocks that can hold a /length, in address order."""
+    probes = [
+        select(fb.c.prefix_len, fb.c.start)
+        .where(fb.c.parent_id == parent_id, fb.c.prefix_len == bits)
+        .order_by(fb.c.start)
+        .limit(limit)
+        .subquery()
+        .select()
+        for bits in range(parent.length, length + 1)
+    ]
+    combined = union_all(*probes).subquery() if len(probes) > 1 else probes[0].subquery()
+    found = session.execute(select(combined).order_by(combined.c.start).limit(limit)).all()
+    return [_net(row, parent.width) for row in found]
+
+
+def all_blocks(session: Session, parent_id: int, parent: Net, limit: int | None = None) -> list[Net]:
+    stmt = select(fb.c.prefix_len, fb.c.start).where(fb.c.parent_id == parent_id).order_by(fb.c.start)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_net(row, parent.width) for row in session.execute(stmt)]
+
+
+def containing_block(session: Session, parent_id: int, parent: Net, net: Net) -> Net | None:
+    """The free block that contains all of ``net``, if ``net`` is free."""
+    keys = [
+        and_(fb.c.prefix_len == bits, fb.c.start == to_key(net.start >> (net.width - bits) << (net.width - bits)))
+        for bits in range(parent.length, net.length + 1)
+    ]
+    row = session.execute(
+        select(fb.c.prefix_len, fb.c.start).where(fb.c.parent_id == parent_id, or_(*keys)).limit(1)
+    ).first()
+    return None if row is None else _net(row, parent.width)
+
+
+def remove_blocks_within(session: Session, parent_id: int, net: Net) -> None:
+    """Drop the free blocks of ``parent_id`` that lie inside ``net`` (it is being inserted under the parent)."""
+    session.execute(
+        delete(fb).where(
+            fb.c.parent_id == parent_id,
+            fb.c.prefix_len >= net.length,
+            fb.c.start >= to_key(net.start),
+            fb.c.start <= to_key(net.last),
+        )
+    )
+
+
+def take(session: Session, parent_id: int, parent: Net, net: Net) -> bool:
+    """Mark ``net`` used in its parent: split the free block holding it. False if it is not all free."""
+    block = containing_block(session, parent_id, parent, net)
+    if block is None:
+        return False
+    _delete_block(session, parent_id, block)
+    add_blocks(session, parent_id, parent, free_blocks(block, [net]))
+    return True
+
+
+def take_from(session: Session, parent_id: int, parent: Net, block: Net, net: Net) -> None:
+    """Like ``take`` when the caller already knows the free block that holds ``net``."""
+    _delete_block(session, parent_id, block)
+    add_blocks(session, parent_id, parent, free_blocks(block, [net]))
+
+
+def give_back(session: Session, parent_id: int, parent: Net, net: Net) -> None:
+    """Return the wholly free ``net`` to its parent, merging it with free buddies into larger blocks."""
+    block = net
+    while block.length > parent.length:
+        size = 1 << (block.width - block.length)
+        buddy = Net(block.start ^ size, block.length, block.width)
+        deleted = session.execute(
+            delete(fb).where(
+                fb.c.parent_id == parent_id, fb.c.prefix_len == buddy.length, fb.c.start == to_key(buddy.start)
+            )
+        ).rowcount
+        if not deleted:
+            break
+        block = Net(min(block.start, buddy.start), block.length - 1, block.width)
+    add_blocks(session, parent_id, parent, [block])
+
+
+def move_blocks(session: Session, from_id: int, to_id: int, to_parent: Net, region: Net) -> None:
+    """Hand the free blocks of ``from_id`` inside ``region`` to ``to_id`` (re-keyed for the new parent)."""
+    moved = [
+        _net(row, region.width)
+        for row in session.execute(
+            select(fb.c.prefix_len, fb.c.start).where(
+                fb.c.parent_id == from_id,
+                fb.c.prefix_len >= region.length,
+                fb.c.start >= to_key(region.start),
+                fb.c.start <= to_key(region.last),
+            )
+        )
+    ]
+    session.execute(
+        delete(fb).where(
+            fb.c.parent_id == from_id,
+            fb.c.prefix_len >= region.length,
+            fb.c.start >= to_key(region.start),
+            fb.c.start <= to_key(region.last),
+        )
+    )
+    add_blocks(session, to_id, to_parent, moved)
+
+
+def _delete_block(session: Session, parent_id: int, block: Net) -> None:
+    session.execute(
+        delete(fb).where(
+            fb.c.parent_id == parent_id, fb.c.prefix_len == block.length, fb.c.start == to_key(block.start)
+        )
+    )
+
+
+def count_fitting(session: Session, parent_id: int, length: int) -> int:
+    """How many /length prefixes the free space holds (reads every free block: for error messages only)."""
+    from sqlalchemy import func
+
+    counts = session.execute(
+        select(fb.c.prefix_len, func.count())
+        .where(fb.c.parent_id == parent_id, fb.c.prefix_len <= length)
+        .group_by(fb.c.prefix_len)
+    ).all()
+    return sum(n << (length - bits) for bits, n in counts)
+
+
+def add_many_leaves(session: Session, leaves: Sequence[tuple[int, Net]]) -> None:
+    """New prefixes with no children: each is one free block of itself."""
+    if leaves:
+        session.execute(
+            insert(fb),
+            [
+                {"parent_id": pid, "prefix_len": net.length, "start": to_key(net.start), "sparse_key": to_key(0)}
+                for pid, net in leaves
+            ],
+        )

@@ -1,0 +1,154 @@
+"""Prefixes and the free-space index.
+
+Addresses are stored as 16-byte big-endian binaries (IPv4 too), so that they sort and index the same on
+SQLite and PostgreSQL. PostgreSQL additionally keeps the network as ``cidr`` for the exclusion constraint
+(siblings never overlap) created in the migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from accounts.models import Organization, User
+from core.db import Base, UTCDateTime, utcnow
+from ipam.choices import PrefixKind, PrefixStatus, Source, Usage
+from ipam.space import Net, Strategy, format_net
+
+ADDRESS_BYTES = 16
+
+
+def to_key(value: int) -> bytes:
+    return value.to_bytes(ADDRESS_BYTES, "big")
+
+
+def from_key(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
+class CidrType(TypeDecorator[str]):
+    """``cidr`` on PostgreSQL (for the GiST exclusion constraint), text elsewhere."""
+
+    impl = String(43)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.CIDR())
+        return dialect.type_descriptor(String(43))
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+def _in(column: str, values: type) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Prefix(Base):
+    __tablename__ = "prefix"
+    __table_args__ = (
+        UniqueConstraint("family", "start", "prefix_len", name="uq_prefix_network"),
+        CheckConstraint("family IN (4, 6)", name="family"),
+        CheckConstraint(_in("kind", PrefixKind), name="kind"),
+        CheckConstraint(_in("status", PrefixStatus), name="status"),
+        CheckConstraint(f"usage IS NULL OR {_in('usage', Usage)}", name="usage"),
+        CheckConstraint(_in("source", Source), name="source"),
+        CheckConstraint(f"default_strategy IS NULL OR {_in('default_strategy', Strategy)}", name="default_strategy"),
+        Index("ix_prefix_parent_id_start", "parent_id", "start"),
+        Index("ix_prefix_parent_id_prefix_len", "parent_id", "prefix_len"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[int] = mapped_column(SmallInteger)
+    start: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
+    last: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
+    prefix_len: Mapped[int] = mapped_column(SmallInteger)
+    network: Mapped[str] = mapped_column(CidrType())
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=PrefixStatus.ACTIVE.value)
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="RESTRICT"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="RESTRICT"))
+    usage: Mapped[str | None] = mapped_column(String(24))
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default=Source.MANUAL.value)
+    import_batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Pool policy for children: allowed lengths, default length and strategy, nibble alignment.
+    child_min_len: Mapped[int | None] = mapped_column(SmallInteger)
+    child_max_len: Mapped[int | None] = mapped_column(SmallInteger)
+    child_default_len: Mapped[int | None] = mapped_column(SmallInteger)
+    default_strategy: Mapped[str | None] = mapped_column(String(16))
+    nibble_aligned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    holder: Mapped[Organization | None] = relationship(lazy="joined")
+    parent: Mapped[Prefix | None] = relationship(remote_side="Prefix.id", lazy="select")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="select")
+
+    AUDITED = (
+        "network", "kind", "status", "holder_id", "parent_id", "usage", "description", "source",
+        "child_min_len", "child_max_len", "child_default_len", "default_strategy", "nibble_aligned",
+    )  # fmt: skip
+
+    @property
+    def width(self) -> int:
+        return 32 if self.family == 4 else 128
+
+    @property
+    def net(self) -> Net:
+        return Net(from_key(self.start), self.prefix_len, self.width)
+
+    @property
+    def kind_enum(self) -> PrefixKind:
+        return PrefixKind(self.kind)
+
+    def __repr__(self) -> str:
+        return f"<Prefix {self.network} {self.kind}>"
+
+    @staticmethod
+    def columns_for(net: Net) -> dict[str, Any]:
+        return {
+            "family": net.family,
+            "start": to_key(net.start),
+            "last": to_key(net.last),
+            "prefix_len": net.length,
+            "network": format_net(net),
+        }
+
+
+class FreeBlock(Base):
+    """One maximal aligned free CIDR block of a prefix, kept exact in the same transaction as every change.
+
+    The primary key serves first-fit and best-fit (by length, then address); ``sparse_key`` (the block's
+    bit-reversed offset in its parent) serves RFC 3531 sparse allocation. Finding space never reads children.
+    """
+
+    __tablename__ = "free_block"
+    __table_args__ = (
+        Index("ix_free_block_parent_id_prefix_len_sparse_key", "parent_id", "prefix_len", "sparse_key"),
+        {"sqlite_with_rowid": False},
+    )
+
+    parent_id: Mapped[int] = mapped_column(ForeignKey("prefix.id", ondelete="CASCADE"), primary_key=True)
+    prefix_len: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    start: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES), primary_key=True)
+    sparse_key: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))

@@ -1,0 +1,478 @@
+"""State changes of the prefix registry. The UI, the API, the CLI and the importers call these and nothing
+else. Each takes the session and the acting user, flushes, and leaves the commit to its caller.
+
+Concurrency: on PostgreSQL the parent row is locked (``SELECT ... FOR UPDATE``; top-level inserts take an
+advisory lock per family) before free space is read, and the exclusion constraint is the last line of
+defence. On SQLite writers are serialized by ``BEGIN IMMEDIATE`` (see ``core.db``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts import policy
+from accounts.audit import record_event, snapshot
+from accounts.models import Organization, User
+from core.db import utcnow
+from core.errors import Message, ValidationFailed
+from ipam import freespace
+from ipam.choices import PrefixKind, PrefixStatus, Source, Usage, may_contain
+from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted, SpaceTaken
+from ipam.models import Prefix, to_key
+from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, is_nibble_aligned, parse_net, utilization
+
+MAX_ALLOCATION_COUNT = 4096
+EDITABLE_FIELDS = (
+    "status", "usage", "description", "holder", "child_min_len", "child_max_len", "child_default_len",
+    "default_strategy", "nibble_aligned",
+)  # fmt: skip
+
+
+# --- reading the tree ------------------------------------------------------------------------------------
+
+
+def parse_prefix(value: str | Net, field: str = "prefix") -> Net:
+    if isinstance(value, Net):
+        return value
+    try:
+        return parse_net(value)
+    except HostBitsSet as exc:
+        raise ValidationFailed.on(
+            field, _l("%(value)s has host bits set; the network is %(net)s.", value=value, net=format_net(exc.network))
+        ) from None
+    except ValueError:
+        raise ValidationFailed.on(field, _l("%(value)s is not an IP prefix.", value=value)) from None
+
+
+def get_prefix(session: Session, net: Net) -> Prefix | None:
+    return session.scalar(
+        select(Prefix).where(
+            Prefix.family == net.family, Prefix.start == to_key(net.start), Prefix.prefix_len == net.length
+        )
+    )
+
+
+def _child_at_or_before(session: Session, parent_id: int | None, net: Net) -> Prefix | None:
+    """The child of ``parent_id`` (top level when None) starting at or before ``net`` in address order."""
+    where_parent = Prefix.parent_id.is_(None) if parent_id is None else Prefix.parent_id == parent_id
+    return session.scalar(
+        select(Prefix)
+        .where(where_parent, Prefix.family == net.family, Prefix.start <= to_key(net.start))
+        .order_by(Prefix.start.desc(), Prefix.prefix_len)
+        .limit(1)
+    )
+
+
+def find_parent(session: Session, net: Net, below: Prefix | None = None) -> tuple[Prefix | None, Prefix | None]:
+    """The smallest existing prefix strictly containing ``net`` (walking down from ``below``), and the
+    existing prefix equal to ``net`` if there is one."""
+    parent = below
+    while True:
+        candidate = _child_at_or_before(session, parent.id if parent else None, net)
+        if candidate is None or not candidate.net.contains(net):
+            return parent, None
+        if candidate.prefix_len == net.length:
+            return parent, candidate
+        parent = candidate
+
+
+def children_within(session: Session, parent_id: int | None, net: Net) -> list[Prefix]:
+    where_parent = Prefix.parent_id.is_(None) if parent_id is None else Prefix.parent_id == parent_id
+    return list(
+        session.scalars(
+            select(Prefix)
+            .where(
+                where_parent,
+                Prefix.family == net.family,
+                Prefix.start >= to_key(net.start),
+                Prefix.start <= to_key(net.last),
+            )
+            .order_by(Prefix.start)
+        )
+    )
+
+
+def _lock(session: Session, parent: Prefix | None, family: int) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if parent is None:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 6_000_000 + family})
+    else:
+        session.execute(select(Prefix.id).where(Prefix.id == parent.id).with_for_update())
+
+
+def _locked_parent(session: Session, net: Net) -> tuple[Prefix | None, Prefix | None]:
+    """Find and lock the parent ``net`` goes under, re-checking after the lock (the tree may have changed)."""
+    parent, existing = find_parent(session, net)
+    while True:
+        _lock(session, parent, net.family)
+        again, existing = find_parent(session, net, below=parent)
+        if again is parent:
+            return parent, existing
+        parent = again
+
+
+# --- rules -----------------------------------------------------------------------------------------------
+
+
+def _check_nesting(parent: Prefix | None, net: Net, kind: str, adopted: Sequence[Prefix]) -> None:
+    if parent is not None and not may_contain(parent.kind, kind):
+        raise NestingViolation.on(
+            "kind",
+            _l(
+                "A %(kind)s cannot lie inside the %(parent_kind)s %(parent)s.",
+                kind=PrefixKind(kind).label, parent_kind=parent.kind_enum.label, parent=parent.network,
+            ),
+        )  # fmt: skip
+    for child in adopted:
+        if not may_contain(kind, child.kind):
+            raise NestingViolation.on(
+                "kind",
+                _l(
+                    "A %(kind)s cannot contain the %(child_kind)s %(child)s.",
+                    kind=PrefixKind(kind).label, child_kind=child.kind_enum.label, child=child.network,
+                ),
+            )  # fmt: skip
+
+
+def _check_pool_policy(parent: Prefix | None, length: int, field: str = "prefix") -> None:
+    if parent is None:
+        return
+    low, high = parent.child_min_len, parent.child_max_len
+    if (low is not None and length < low) or (high is not None and length > high):
+        raise PolicyViolation.on(
+            field,
+            _l(
+                "%(parent)s hands out prefixes of /%(low)s to /%(high)s only.",
+                parent=parent.network, low=low if low is not None else parent.prefix_len, high=high if high is not None else parent.width,
+            ),
+        )  # fmt: skip
+    if parent.nibble_aligned and not is_nibble_aligned(length):
+        raise PolicyViolation.on(
+            field, _l("%(parent)s hands out nibble-aligned prefixes only (/4 multiples).", parent=parent.network)
+        )
+
+
+def _check_choices(kind: str, status: str, usage: str | None) -> None:
+    errors: dict[str, list[Message]] = {}
+    if kind not in {k.value for k in PrefixKind}:
+        errors["kind"] = [_l("Choose a kind.")]
+    if status not in {s.value for s in PrefixStatus}:
+        errors["status"] = [_l("Choose a status.")]
+    if usage is not None and usage not in {u.value for u in Usage}:
+        errors["usage"] = [_l("Choose how the addresses are used.")]
+    if errors:
+        raise ValidationFailed(_l("The prefix could not be saved."), fields=errors)
+
+
+def _check_policy_fields(values: dict[str, Any], width: int, length: int) -> None:
+    errors: dict[str, list[Message]] = {}
+    for name in ("child_min_len", "child_max_len", "child_default_len"):
+        value = values.get(name)
+        if value is not None and not length <= value <= width:
+            errors[name] = [_l("Between /%(low)d and /%(high)d.", low=length, high=width)]
+    low, high = values.get("child_min_len"), values.get("child_max_len")
+    if low is not None and high is not None and low > high:
+        errors["child_max_len"] = [_l("The longest length must not be shorter than the shortest.")]
+    default = values.get("child_default_len")
+    if default is not None and ((low is not None and default < low) or (high is not None and default > high)):
+        errors["child_default_len"] = [_l("The default length lies outside the allowed lengths.")]
+    strategy = values.get("default_strategy")
+    if strategy is not None and strategy not in {s.value for s in Strategy}:
+        errors["default_strategy"] = [_l("Choose a strategy.")]
+    if errors:
+        raise ValidationFailed(_l("The pool policy is not consistent."), fields=errors)
+
+
+def _checked(session: Session, statement: str) -> None:
+    try:
+        with session.begin_nested():
+            session.execute(text(statement))
+    except IntegrityError:
+        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
+
+
+def _flush_guarded(session: Session) -> None:
+    """The exclusion constraint is the last line of defence against a concurrent writer."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
+
+
+# --- operations ------------------------------------------------------------------------------------------
+
+
+def add_prefix(
+    session: Session,
+    prefix: str | Net,
+    *,
+    actor: User | None,
+    kind: str,
+    holder: Organization | None,
+    status: str = PrefixStatus.ACTIVE.value,
+    usage: str | None = None,
+    description: str | None = None,
+    source: str = Source.MANUAL.value,
+    import_batch_id: int | None = None,
+    **policy_fields: Any,
+) -> Prefix:
+    """Register a prefix where it belongs in the tree; children it covers move under it."""
+    net = parse_prefix(prefix)
+    _check_choices(kind, status, usage)
+    _check_policy_fields(policy_fields, net.width, net.length)
+    parent, existing = _locked_parent(session, net)
+    if existing is not None:
+        raise PrefixOverlap(_l("%(prefix)s is already registered.", prefix=existing.network))
+    if parent is None:
+        policy.require(actor, policy.Action.ADD_TOP_LEVEL_PREFIX, holder)
+    else:
+        policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
+    adopted = children_within(session, parent.id if parent else None, net)
+    _check_nesting(parent, net, kind, adopted)
+    _check_pool_policy(parent, net.length)
+    if parent is not None and not adopted and not freespace.take(session, parent.id, parent.net, net):
+        raise PrefixOverlap(
+            _l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(net), parent=parent.network)
+        )
+
+    if adopted and session.get_bind().dialect.name == "postgresql":
+        # The new prefix and the children it adopts are siblings for a moment; check once they moved.
+        session.execute(text("SET CONSTRAINTS ex_prefix_siblings_overlap DEFERRED"))
+    created = _insert(session, net, parent, actor, kind=kind, holder=holder, status=status, usage=usage,
+                      description=description, source=source, import_batch_id=import_batch_id, **policy_fields)  # fmt: skip
+    if adopted:
+        session.execute(update(Prefix).where(Prefix.id.in_([c.id for c in adopted])).values(parent_id=created.id))
+        if parent is not None:
+            freespace.move_blocks(session, parent.id, created.id, net, net)
+        else:
+            freespace.add_blocks(session, created.id, net, _free_of(net, adopted))
+        session.expire_all()
+    else:
+        freespace.add_blocks(session, created.id, net, [net])
+    _audit(session, actor, "prefix.create", created, after=snapshot(created))
+    return created
+
+
+def _free_of(net: Net, children: Sequence[Prefix]) -> list[Net]:
+    from ipam.space import free_blocks
+
+    return free_blocks(net, [c.net for c in children])
+
+
+def _insert(session: Session, net: Net, parent: Prefix | None, actor: User | None, **values: Any) -> Prefix:
+    holder = values.pop("holder")
+    created = Prefix(
+        **Prefix.columns_for(net),
+        parent_id=parent.id if parent else None,
+        holder_id=holder.id if holder is not None else None,
+        created_by_id=actor.id if actor is not None else None,
+        updated_by_id=actor.id if actor is not None else None,
+        **values,
+    )
+    session.add(created)
+    _flush_guarded(session)
+    return created
+
+
+def reserve_prefix(
+    session: Session,
+    prefix: str | Net,
+    *,
+    actor: User | None,
+    holder: Organization | None,
+    description: str | None = None,
+) -> Prefix:
+    """Set a block aside: nothing is allocated from it or over it until it is released."""
+    return add_prefix(
+        session, prefix, actor=actor, kind=PrefixKind.RESERVED.value, status=PrefixStatus.RESERVED.value,
+        holder=holder, description=description,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    length: int
+    count: int = 1
+    strategy: Strategy = Strategy.FIRST_FIT
+    kind: str = PrefixKind.ASSIGNMENT.value
+    usage: str | None = None
+    description: str | None = None
+
+
+def allocate_prefixes(
+    session: Session,
+    parent: Prefix,
+    request: AllocationRequest,
+    *,
+    holder: Organization | None,
+    actor: User | None,
+    source: str = Source.MANUAL.value,
+) -> list[Prefix]:
+    """Allocate ``count`` prefixes of ``length`` from ``parent`` in ``strategy`` order: all or none."""
+    policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
+    _check_choices(request.kind, PrefixStatus.ACTIVE.value, request.usage)
+    if not 1 <= request.count <= MAX_ALLOCATION_COUNT:
+        raise ValidationFailed.on("count", _l("Between 1 and %(n)d at a time.", n=MAX_ALLOCATION_COUNT))
+    if not parent.prefix_len < request.length <= parent.width:
+        raise ValidationFailed.on(
+            "length", _l("A /%(length)d does not fit inside %(parent)s.", length=request.length, parent=parent.network)
+        )
+    _check_pool_policy(parent, request.length, field="length")
+    if not may_contain(parent.kind, request.kind):
+        raise NestingViolation.on(
+            "kind",
+            _l("A %(kind)s cannot lie inside the %(parent_kind)s %(parent)s.",
+               kind=PrefixKind(request.kind).label, parent_kind=parent.kind_enum.label, parent=parent.network),
+        )  # fmt: skip
+    _lock(session, parent, parent.family)
+    parent_net = parent.net
+    created: list[Prefix] = []
+    savepoint = session.begin_nested()
+    for _ in range(request.count):
+        block = freespace.best_block(session, parent.id, parent_net, request.length, request.strategy)
+        if block is None:
+            savepoint.rollback()
+            fits = freespace.count_fitting(session, parent.id, request.length)
+            raise SpaceExhausted(
+                _l("%(parent)s has room for %(fits)d more /%(length)d, not %(count)d; nothing was allocated.",
+                   parent=parent.network, fits=fits, length=request.length, count=request.count),
+                fits=fits,
+            )  # fmt: skip
+        net = Net(block.start, request.length, parent_net.width)
+        freespace.take_from(session, parent.id, parent_net, block, net)
+        child = Prefix(
+            **Prefix.columns_for(net),
+            parent_id=parent.id,
+            kind=request.kind,
+            status=PrefixStatus.ACTIVE.value,
+            holder_id=holder.id if holder is not None else None,
+            usage=request.usage,
+            description=request.description,
+            source=source,
+            created_by_id=actor.id if actor is not None else None,
+            updated_by_id=actor.id if actor is not None else None,
+        )
+        session.add(child)
+        created.append(child)
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
+    freespace.add_many_leaves(session, [(c.id, c.net) for c in created])
+    savepoint.commit()
+    for child in created:
+        _audit(session, actor, "prefix.allocate", child, after=snapshot(child),
+               summary=f"{child.network} from {parent.network} ({request.strategy.value})")  # fmt: skip
+    session.flush()
+    return created
+
+
+def release_prefix(session: Session, prefix: Prefix, *, actor: User | None, recursive: bool = False) -> int:
+    """Return a prefix's space to its parent. Refused while it has children unless ``recursive``, which
+    releases the whole subtree. Returns how many prefixes were released."""
+    policy.require(actor, policy.Action.CHANGE_PREFIX, prefix)
+    parent = session.get(Prefix, prefix.parent_id) if prefix.parent_id else None
+    _lock(session, parent, prefix.family)
+    levels = _descendant_levels(session, prefix.id)
+    descendants = [pid for level in levels for pid in level]
+    if descendants and not recursive:
+        raise PrefixOverlap(
+            _l("%(prefix)s still holds %(n)d prefixes; release them first or release the whole subtree.",
+               prefix=prefix.network, n=len(descendants))
+        )  # fmt: skip
+    before = snapshot(prefix)
+    # Level by level, deepest first: children go before the parents they point at. Free blocks follow
+    # their prefixes (ON DELETE CASCADE).
+    for level in [*levels, [prefix.id]]:
+        for start in range(0, len(level), 1000):
+            session.execute(Prefix.__table__.delete().where(Prefix.id.in_(level[start : start + 1000])))
+    if parent is not None:
+        freespace.give_back(session, parent.id, parent.net, prefix.net)
+    _audit(session, actor, "prefix.release", prefix, before=before,
+           summary=f"released with {len(descendants)} descendants" if descendants else None)  # fmt: skip
+    session.expunge(prefix)
+    session.flush()
+    return len(descendants) + 1
+
+
+def _descendant_levels(session: Session, prefix_id: int) -> list[list[int]]:
+    """Every descendant, grouped by depth, deepest level first."""
+    levels: list[list[int]] = []
+    frontier = [prefix_id]
+    while frontier:
+        children: list[int] = []
+        for start in range(0, len(frontier), 1000):
+            children.extend(
+                session.scalars(select(Prefix.id).where(Prefix.parent_id.in_(frontier[start : start + 1000])))
+            )
+        if children:
+            levels.append(children)
+        frontier = children
+    return list(reversed(levels))
+
+
+def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **changes: Any) -> Prefix:
+    """Change what a prefix is used for, who holds it, its status and its pool policy."""
+    policy.require(actor, policy.Action.CHANGE_PREFIX, prefix)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(_l("These fields cannot be changed: %(names)s.", names=", ".join(sorted(unknown))))
+    before = snapshot(prefix)
+    status = changes.get("status", prefix.status)
+    usage = changes.get("usage", prefix.usage)
+    _check_choices(prefix.kind, status, usage)
+    merged = {name: changes.get(name, getattr(prefix, name)) for name in EDITABLE_FIELDS if name != "holder"}
+    _check_policy_fields(merged, prefix.width, prefix.prefix_len)
+    for name, value in changes.items():
+        if name == "holder":
+            prefix.holder_id = value.id if value is not None else None
+        else:
+            setattr(prefix, name, value)
+    prefix.updated_by_id = actor.id if actor is not None else None
+    prefix.updated_at = utcnow()
+    session.flush()
+    after = snapshot(prefix)
+    if after != before:
+        _audit(session, actor, "prefix.update", prefix, before=before, after=after)
+    return prefix
+
+
+def find_available(session: Session, parent: Prefix, length: int | None = None, limit: int | None = None) -> list[Net]:
+    """Without ``length``: the maximal free blocks in address order. With it: free /length candidates in
+    first-fit order."""
+    if length is None:
+        return freespace.all_blocks(session, parent.id, parent.net, limit)
+    if not parent.prefix_len <= length <= parent.width:
+        raise ValidationFailed.on(
+            "length", _l("A /%(length)d does not fit inside %(parent)s.", length=length, parent=parent.network)
+        )
+    from ipam.space import candidates
+
+    if limit is None:
+        return list(candidates(freespace.all_blocks(session, parent.id, parent.net), length))
+    return list(candidates(freespace.first_blocks(session, parent.id, parent.net, length, limit), length, limit))
+
+
+def prefix_utilization(session: Session, prefix: Prefix, unit_length: int = 64) -> Utilization:
+    counts = session.execute(
+        select(Prefix.prefix_len, func.count()).where(Prefix.parent_id == prefix.id).group_by(Prefix.prefix_len)
+    ).all()
+    return utilization(prefix.net, [(length, n) for length, n in counts], unit_length=unit_length)
+
+
+def _audit(session: Session, actor: User | None, action: str, prefix: Prefix, *, before: dict | None = None,
+           after: dict | None = None, summary: str | None = None) -> None:  # fmt: skip
+    record_event(
+        session, actor=actor, action=action, object_type="prefix", object_id=prefix.network,
+        organization_id=prefix.holder_id, before=before, after=after, summary=summary,
+    )  # fmt: skip
