@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 import accounts
+import ipam
 from core import api, i18n, security, web
 from core.config import load_config
 from core.errors import register_error_handlers
@@ -40,4 +41,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(db_cli)
 
     accounts.init_app(app)
+    ipam.init_app(app)
     return app

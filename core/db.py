@@ -30,6 +30,7 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Base(DeclarativeBase):
@@ -124,7 +125,11 @@ class Database:
         from flask import g
 
         if "db_session" not in g:
+            from flask import has_request_context, request
+
             g.db_session = self.session_factory()
+            if has_request_context() and request.method not in SAFE_METHODS:
+                begin_serialized_write(g.db_session)
         return g.db_session
 
     @staticmethod
@@ -157,6 +162,7 @@ class Database:
         """A unit of work outside a request (CLI command, job): commit on success, rollback on error."""
         session = self.session_factory()
         try:
+            begin_serialized_write(session)
             yield session
             session.commit()
         except BaseException:

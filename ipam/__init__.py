@@ -1,1 +1,28 @@
 """The IPv6 (and IPv4) prefix registry and allocation engine."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from core.api import api
+    from core.demo import register_demo_loader
+    from ipam.api import blp
+    from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixStatus, Usage
+    from ipam.cli import prefix_cli
+    from ipam.demo import load_ipam_demo
+    from ipam.views import bp
+
+    @app.template_global()
+    def usage_label(value: str | None) -> str:
+        return str(USAGE_LABELS[Usage(value)]) if value else ""
+
+    @app.template_global()
+    def status_label(value: str) -> str:
+        return str(STATUS_LABELS[PrefixStatus(value)])
+
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
+    app.cli.add_command(prefix_cli)
+    register_demo_loader("ipam", load_ipam_demo)

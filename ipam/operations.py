@@ -467,7 +467,8 @@ def prefix_utilization(session: Session, prefix: Prefix, unit_length: int = 64) 
     counts = session.execute(
         select(Prefix.prefix_len, func.count()).where(Prefix.parent_id == prefix.id).group_by(Prefix.prefix_len)
     ).all()
-    return utilization(prefix.net, [(length, n) for length, n in counts], unit_length=unit_length)
+    # IPv4 is counted in addresses (/32), IPv6 in /48, /56 or /64 units.
+    return utilization(prefix.net, [(length, n) for length, n in counts], unit_length=min(unit_length, prefix.width))
 
 
 def _audit(session: Session, actor: User | None, action: str, prefix: Prefix, *, before: dict | None = None,

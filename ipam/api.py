@@ -1,0 +1,182 @@
+"""``/api/v1/prefixes``: the registry over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+
+from accounts import policy
+from accounts import queries as account_queries
+from accounts.models import Organization
+from core.api import API_PREFIX
+from core.errors import ValidationFailed
+from core.extensions import db
+from ipam import operations, queries
+from ipam.choices import Source
+from ipam.models import Prefix
+from ipam.schemas import (
+    AllocateSchema,
+    AvailableArgsSchema,
+    AvailableSchema,
+    PrefixCreateSchema,
+    PrefixListArgsSchema,
+    PrefixPageSchema,
+    PrefixSchema,
+    PrefixUpdateSchema,
+    ReleaseArgsSchema,
+    UtilizationArgsSchema,
+    UtilizationSchema,
+)
+from ipam.space import Strategy, format_net
+
+blp = Blueprint("ipam_api", __name__, url_prefix=f"{API_PREFIX}/prefixes", description="The prefix registry")
+ERRORS = (401, 403, 404, 409, 422)
+
+
+def _documented_errors(view):  # type: ignore[no-untyped-def]
+    for status in ERRORS:
+        view = blp.alt_response(status, schema="ApiError")(view)
+    return view
+
+
+def load_visible(prefix_id: int) -> Prefix:
+    """The prefix, or 404 when it does not exist or belongs to another tenant."""
+    prefix = db.session.get(Prefix, prefix_id)
+    if prefix is None or not policy.can(current_user, policy.Action.VIEW_PREFIX, prefix):
+        abort(404)
+    return prefix
+
+
+def holder_by_code(code: str | None, field: str = "holder") -> Organization | None:
+    if code is None:
+        return None
+    org = account_queries.organization_by_code(db.session, code)
+    if org is None:
+        raise ValidationFailed.on(field, f"no organization with code {code!r}")
+    return org
+
+
+@blp.route("")
+class Prefixes(MethodView):
+    @blp.arguments(PrefixListArgsSchema, location="query")
+    @blp.response(200, PrefixPageSchema)
+    @_documented_errors
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Prefixes visible to the caller in address order, with cursor pagination."""
+        if args["q"]:
+            found = queries.most_specific_visible(db.session, args["q"], current_user) if _parses(args["q"]) else None
+            return {"items": [found] if found is not None else [], "next_cursor": None}
+        flt = queries.PrefixFilter(
+            within=operations.parse_prefix(args["within"], "within") if args["within"] else None,
+            contains=operations.parse_prefix(args["contains"], "contains") if args["contains"] else None,
+            holder=args["holder"], kind=args["kind"], family=args["family"], usage=args["usage"],
+        )  # fmt: skip
+        items, cursor = queries.keyset_page(
+            db.session, queries.filtered(current_user, flt, db.session), queries.decode_cursor(args["cursor"]),
+            args["limit"],
+        )  # fmt: skip
+        return {"items": items, "next_cursor": queries.encode_cursor(cursor)}
+
+    @blp.arguments(PrefixCreateSchema)
+    @blp.response(201, PrefixSchema)
+    @_documented_errors
+    def post(self, data: dict[str, Any]) -> Prefix:
+        """Register a prefix where it belongs in the tree."""
+        holder = holder_by_code(data.pop("holder"))
+        text = data.pop("prefix")
+        return operations.add_prefix(
+            db.session, text, actor=current_user, holder=holder, source=Source.API.value, **data
+        )
+
+
+def _parses(text: str) -> bool:
+    try:
+        from ipam.space import parse_net
+
+        parse_net(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@blp.route("/<int:prefix_id>")
+class PrefixById(MethodView):
+    @blp.response(200, PrefixSchema)
+    @_documented_errors
+    def get(self, prefix_id: int) -> Prefix:
+        """One prefix."""
+        return load_visible(prefix_id)
+
+    @blp.arguments(PrefixUpdateSchema)
+    @blp.response(200, PrefixSchema)
+    @_documented_errors
+    def patch(self, data: dict[str, Any], prefix_id: int) -> Prefix:
+        """Change status, usage, description, holder or pool policy."""
+        prefix = load_visible(prefix_id)
+        if "holder" in data:
+            data["holder"] = holder_by_code(data["holder"])
+        return operations.update_prefix(db.session, prefix, actor=current_user, **data)
+
+    @blp.arguments(ReleaseArgsSchema, location="query")
+    @blp.response(204)
+    @_documented_errors
+    def delete(self, args: dict[str, Any], prefix_id: int) -> None:
+        """Release the prefix (with ``recursive=true``, its whole subtree)."""
+        operations.release_prefix(db.session, load_visible(prefix_id), actor=current_user, recursive=args["recursive"])
+
+
+@blp.route("/<int:prefix_id>/available")
+class Available(MethodView):
+    @blp.arguments(AvailableArgsSchema, location="query")
+    @blp.response(200, AvailableSchema(many=True))
+    @_documented_errors
+    def get(self, args: dict[str, Any], prefix_id: int) -> list[dict[str, str]]:
+        """Free blocks, or with ``length`` the free /length candidates in first-fit order."""
+        found = operations.find_available(db.session, load_visible(prefix_id), args["length"], args["limit"])
+        return [{"prefix": format_net(n)} for n in found]
+
+
+@blp.route("/<int:prefix_id>/allocate")
+class Allocate(MethodView):
+    @blp.arguments(AllocateSchema)
+    @blp.response(201, PrefixSchema(many=True))
+    @_documented_errors
+    def post(self, data: dict[str, Any], prefix_id: int) -> list[Prefix]:
+        """Allocate ``count`` prefixes of ``length`` (all or none); 409 when the space runs out."""
+        parent = load_visible(prefix_id)
+        strategy = Strategy(data["strategy"] or parent.default_strategy or Strategy.FIRST_FIT.value)
+        request = operations.AllocationRequest(
+            data["length"], data["count"], strategy, data["kind"], data["usage"], data["description"]
+        )
+        return operations.allocate_prefixes(
+            db.session,
+            parent,
+            request,
+            holder=holder_by_code(data["holder"]),
+            actor=current_user,
+            source=Source.API.value,
+        )
+
+
+@blp.route("/<int:prefix_id>/utilization")
+class UtilizationView(MethodView):
+    @blp.arguments(UtilizationArgsSchema, location="query")
+    @blp.response(200, UtilizationSchema)
+    @_documented_errors
+    def get(self, args: dict[str, Any], prefix_id: int) -> dict[str, Any]:
+        """Used and free space in /48, /56 or /64 units, exact, and the RFC 3194 HD ratio."""
+        prefix = load_visible(prefix_id)
+        usage = operations.prefix_utilization(db.session, prefix, unit_length=args["unit"])
+        return {
+            "prefix": prefix.network,
+            "unit": f"/{usage.unit_length}",
+            "total_units": str(usage.units(usage.total)),
+            "used_units": str(usage.used_units),
+            "free_units": str(usage.free_units),
+            "percent": usage.percent,
+            "hd_ratio": usage.hd_ratio,
+            "children": queries.child_count(db.session, prefix),
+        }

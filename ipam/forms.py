@@ -1,0 +1,68 @@
+"""Forms of the prefix registry."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ipam.choices import KIND_LABELS, STATUS_LABELS, USAGE_LABELS
+from ipam.operations import MAX_ALLOCATION_COUNT
+from ipam.space import Strategy
+
+STRATEGY_LABELS = {
+    Strategy.FIRST_FIT: _l("First fit (lowest address)"),
+    Strategy.BEST_FIT: _l("Best fit (smallest free block)"),
+    Strategy.SPARSE: _l("Sparse (RFC 3531, room to grow)"),
+}
+
+
+def _usage_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _l("(not set)")), *(SelectChoice(u.value, label) for u, label in USAGE_LABELS.items())]
+
+
+class PrefixForm(FlaskForm):
+    prefix = StringField(_l("Prefix"), validators=[DataRequired(), Length(max=43)],
+                         description=_l("CIDR notation, e.g. 2001:db8:100::/40."))  # fmt: skip
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
+    holder = StringField(_l("Holder"), validators=[DataRequired(), Length(max=32)],
+                         description=_l("Short code of the holding organization."))  # fmt: skip
+    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+
+
+class PrefixEditForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
+    holder = StringField(_l("Holder"), validators=[Optional(), Length(max=32)])
+    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    child_min_len = IntegerField(_l("Shortest child length"), validators=[Optional(), NumberRange(0, 128)])
+    child_max_len = IntegerField(_l("Longest child length"), validators=[Optional(), NumberRange(0, 128)])
+    child_default_len = IntegerField(_l("Default child length"), validators=[Optional(), NumberRange(0, 128)])
+    default_strategy = SelectField(
+        _l("Default strategy"),
+        choices=[
+            SelectChoice("", _l("(not set)")),
+            *(SelectChoice(s.value, label) for s, label in STRATEGY_LABELS.items()),
+        ],
+        validators=[Optional()],
+    )
+    nibble_aligned = BooleanField(_l("Nibble-aligned children only"))
+
+
+class AllocateForm(FlaskForm):
+    length = IntegerField(_l("Length"), validators=[DataRequired(), NumberRange(0, 128)],
+                          description=_l("Prefix length of each new prefix, e.g. 48 for a site."))  # fmt: skip
+    count = IntegerField(_l("How many"), default=1, validators=[DataRequired(), NumberRange(1, MAX_ALLOCATION_COUNT)])
+    strategy = SelectField(
+        _l("Strategy"), choices=[SelectChoice(s.value, label) for s, label in STRATEGY_LABELS.items()]
+    )
+    holder = StringField(_l("Holder"), validators=[DataRequired(), Length(max=32)],
+                         description=_l("Short code of the receiving organization."))  # fmt: skip
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
+    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    preview = SubmitField(_l("Preview"))
+    confirm = SubmitField(_l("Allocate"))

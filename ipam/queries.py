@@ -1,0 +1,190 @@
+"""Reads of the prefix registry, shaped for the pages, the API and the CLI that show them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from accounts import policy
+from accounts.models import Organization, User
+from ipam.models import Prefix, from_key, to_key
+from ipam.space import Net, Utilization, parse_net, utilization
+
+MAX_MAP_CELLS = 4096
+
+
+def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
+    """Prefixes ``user`` may see: everything for regulators, else what its organization holds or handed out."""
+    stmt = select(Prefix)
+    if user is None or policy.is_regulator(user):
+        return stmt
+    parent = aliased(Prefix)
+    return stmt.outerjoin(parent, Prefix.parent_id == parent.id).where(
+        or_(Prefix.holder_id == user.organization_id, parent.holder_id == user.organization_id)
+    )
+
+
+@dataclass(frozen=True)
+class PrefixFilter:
+    within: Net | None = None
+    contains: Net | None = None
+    holder: str | None = None
+    kind: str | None = None
+    family: int | None = None
+    usage: str | None = None
+    top_level: bool = False
+
+
+def filtered(user: User | None, flt: PrefixFilter, session: Session) -> Select[tuple[Prefix]]:
+    stmt = visible_prefixes(user)
+    if flt.within is not None:
+        stmt = stmt.where(
+            Prefix.family == flt.within.family,
+            Prefix.start >= to_key(flt.within.start),
+            Prefix.start <= to_key(flt.within.last),
+            Prefix.prefix_len >= flt.within.length,
+        )
+    if flt.contains is not None:
+        stmt = stmt.where(
+            Prefix.family == flt.contains.family,
+            Prefix.start <= to_key(flt.contains.start),
+            Prefix.last >= to_key(flt.contains.last),
+        )
+    if flt.holder:
+        holder_id = session.scalar(select(Organization.id).where(Organization.code == flt.holder))
+        stmt = stmt.where(Prefix.holder_id == holder_id) if holder_id is not None else stmt.where(false())
+    if flt.kind:
+        stmt = stmt.where(Prefix.kind == flt.kind)
+    if flt.family:
+        stmt = stmt.where(Prefix.family == flt.family)
+    if flt.usage:
+        stmt = stmt.where(Prefix.usage == flt.usage)
+    if flt.top_level:
+        stmt = stmt.where(Prefix.parent_id.is_(None))
+    return stmt
+
+
+def keyset_page(
+    session: Session, stmt: Select[tuple[Prefix]], after: tuple[int, bytes, int] | None, limit: int
+) -> tuple[list[Prefix], tuple[int, bytes, int] | None]:
+    """Address-ordered page after the cursor ``(family, start, length)``; returns the next cursor too."""
+    if after is not None:
+        family, start, length = after
+        stmt = stmt.where(
+            or_(
+                Prefix.family > family,
+                (Prefix.family == family) & (Prefix.start > start),
+                (Prefix.family == family) & (Prefix.start == start) & (Prefix.prefix_len > length),
+            )
+        )
+    rows = list(session.scalars(stmt.order_by(Prefix.family, Prefix.start, Prefix.prefix_len).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], (last.family, last.start, last.prefix_len)
+
+
+def encode_cursor(cursor: tuple[int, bytes, int] | None) -> str | None:
+    if cursor is None:
+        return None
+    family, start, length = cursor
+    return f"{family}-{start.hex()}-{length}"
+
+
+def decode_cursor(text: str | None) -> tuple[int, bytes, int] | None:
+    if not text:
+        return None
+    try:
+        family, start, length = text.split("-")
+        raw = bytes.fromhex(start)
+        if len(raw) != 16 or family not in {"4", "6"}:
+            return None
+        return int(family), raw, int(length)
+    except ValueError:
+        return None
+
+
+def ancestors(session: Session, prefix: Prefix) -> list[Prefix]:
+    """From the top-level block down to the prefix's parent."""
+    path: list[Prefix] = []
+    current = prefix.parent
+    while current is not None:
+        path.append(current)
+        current = current.parent
+    return list(reversed(path))
+
+
+def most_specific(session: Session, text_or_address: str) -> Prefix | None:
+    """The smallest registered prefix containing an address or prefix, or None."""
+    from ipam.operations import find_parent
+
+    net = parse_net(text_or_address, strict=False)
+    parent, existing = find_parent(session, net)
+    return existing or parent
+
+
+def most_specific_visible(session: Session, text_or_address: str, user: User) -> Prefix | None:
+    """The smallest prefix containing the address that ``user`` may see (climbing past others' records)."""
+    found = most_specific(session, text_or_address)
+    while found is not None and not policy.can(user, policy.Action.VIEW_PREFIX, found):
+        found = found.parent
+    return found
+
+
+def utilizations(session: Session, prefixes: Sequence[Prefix], unit_length: int = 64) -> dict[int, Utilization]:
+    """Utilization of many prefixes in one query (no per-row count)."""
+    counts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    if prefixes:
+        rows = session.execute(
+            select(Prefix.parent_id, Prefix.prefix_len, func.count())
+            .where(Prefix.parent_id.in_([p.id for p in prefixes]))
+            .group_by(Prefix.parent_id, Prefix.prefix_len)
+        ).all()
+        for parent_id, length, n in rows:
+            counts[parent_id].append((length, n))
+    return {p.id: utilization(p.net, counts[p.id], unit_length=unit_length) for p in prefixes}
+
+
+@dataclass(frozen=True)
+class MapCell:
+    net: Net
+    state: str  # used, partial, free, reserved
+    prefix_id: int | None
+
+
+def space_map(session: Session, prefix: Prefix, length: int) -> list[MapCell]:
+    """The /length blocks of ``prefix`` and what occupies each: the grid a carrier reads at a glance."""
+    net = prefix.net
+    if not net.length <= length <= min(net.width, net.length + 12):
+        raise ValueError("map length out of range")
+    children = list(
+        session.execute(
+            select(Prefix.id, Prefix.start, Prefix.prefix_len, Prefix.kind)
+            .where(Prefix.parent_id == prefix.id)
+            .order_by(Prefix.start)
+        )
+    )
+    step_bits = net.width - length
+    cells: dict[int, MapCell] = {}
+    for child_id, start, child_len, kind in children:
+        child = Net(from_key(start), child_len, net.width)
+        first = (child.start - net.start) >> step_bits
+        if child_len <= length:
+            state = "reserved" if kind == "reserved" else "used"
+            for index in range(first, first + (1 << (length - child_len))):
+                cells[index] = MapCell(Net(net.start + (index << step_bits), length, net.width), state, child_id)
+        elif first not in cells:
+            cells[first] = MapCell(Net(net.start + (first << step_bits), length, net.width), "partial", None)
+    total = 1 << (length - net.length)
+    return [
+        cells.get(i) or MapCell(Net(net.start + (i << step_bits), length, net.width), "free", None)
+        for i in range(total)
+    ]
+
+
+def child_count(session: Session, prefix: Prefix) -> int:
+    return session.scalar(select(func.count()).where(Prefix.parent_id == prefix.id)) or 0

@@ -1,0 +1,210 @@
+"""Prefix pages: the tree browser, detail, space map, add, allocate (with preview), edit, release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from accounts import policy
+from accounts import queries as account_queries
+from accounts.models import Organization
+from core.errors import ValidationFailed
+from core.extensions import db
+from core.web import run_form_operation
+from ipam import operations, queries
+from ipam.choices import KIND_LABELS, USAGE_LABELS
+from ipam.errors import PrefixOverlap
+from ipam.forms import AllocateForm, PrefixEditForm, PrefixForm
+from ipam.models import Prefix
+from ipam.space import Strategy, format_net
+
+bp = Blueprint("ipam", __name__, url_prefix="/prefixes")
+PAGE = 50
+
+
+def _load(prefix_id: int) -> Prefix:
+    prefix = db.session.get(Prefix, prefix_id)
+    if prefix is None or not policy.can(current_user, policy.Action.VIEW_PREFIX, prefix):
+        abort(404)
+    return prefix
+
+
+def _holder(code: str | None, field: str = "holder") -> Organization | None:
+    if not code:
+        return None
+    org = account_queries.organization_by_code(db.session, code.strip())
+    if org is None:
+        raise ValidationFailed.on(field, _("No organization has the code %(code)s.", code=code))
+    return org
+
+
+def _page_of(stmt: Any) -> tuple[list[Prefix], str | None]:
+    items, cursor = queries.keyset_page(db.session, stmt, queries.decode_cursor(request.args.get("after")), PAGE)
+    return items, queries.encode_cursor(cursor)
+
+
+@bp.get("")
+def prefix_list() -> str | Response:
+    q = request.args.get("q", "").strip()[:64]
+    if q:
+        try:
+            found = queries.most_specific_visible(db.session, q, current_user)
+        except ValueError:
+            flash(_("%(q)s is not an address or prefix.", q=q), "warning")
+        else:
+            if found is not None:
+                return redirect(url_for("ipam.prefix_detail", prefix_id=found.id))
+            flash(_("No registered prefix you can see contains %(q)s.", q=q), "info")
+    kind = request.args.get("kind") if request.args.get("kind") in {k.value for k in KIND_LABELS} else None
+    usage = request.args.get("usage") if request.args.get("usage") in {u.value for u in USAGE_LABELS} else None
+    holder = request.args.get("holder", "").strip()[:32] or None
+    filtering = bool(kind or usage or holder)
+    flt = queries.PrefixFilter(
+        kind=kind, usage=usage, holder=holder, top_level=not filtering and policy.is_regulator(current_user)
+    )
+    items, after = _page_of(queries.filtered(current_user, flt, db.session))
+    return render_template(
+        "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
+        kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
+        can_add=current_user.role in {"regulator-admin", "carrier", "allocator"},
+    )  # fmt: skip
+
+
+@bp.get("/<int:prefix_id>")
+def prefix_detail(prefix_id: int) -> str:
+    prefix = _load(prefix_id)
+    children, after = _page_of(queries.filtered(current_user, queries.PrefixFilter(), db.session).where(
+        Prefix.parent_id == prefix.id))  # fmt: skip
+    from accounts.queries import object_history
+
+    return render_template(
+        "ipam/prefix_detail.html",
+        prefix=prefix,
+        path=queries.ancestors(db.session, prefix),
+        children=children,
+        after=after,
+        child_usage=queries.utilizations(db.session, children),
+        usage=operations.prefix_utilization(db.session, prefix, unit_length=48 if prefix.prefix_len < 48 else 64),
+        free=operations.find_available(db.session, prefix, limit=20),
+        events=object_history(db.session, "prefix", prefix.network),
+        can_allocate=policy.can(current_user, policy.Action.ALLOCATE_FROM, prefix),
+        can_change=policy.can(current_user, policy.Action.CHANGE_PREFIX, prefix),
+    )
+
+
+@bp.get("/<int:prefix_id>/map")
+def space_map(prefix_id: int) -> str:
+    prefix = _load(prefix_id)
+    default = min(prefix.width, prefix.prefix_len + 8)
+    length = request.args.get("length", type=int) or default
+    length = max(prefix.prefix_len, min(length, prefix.width, prefix.prefix_len + 12))
+    cells = queries.space_map(db.session, prefix, length)
+    lengths = list(range(prefix.prefix_len + 1, min(prefix.width, prefix.prefix_len + 12) + 1))
+    return render_template("ipam/space_map.html", prefix=prefix, cells=cells, length=length, lengths=lengths,
+                           format_net=format_net)  # fmt: skip
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def prefix_create() -> str | Response:
+    form = PrefixForm()
+    if form.validate_on_submit():
+        created = run_form_operation(form, _create_from_form, form)
+        if created is not None:
+            flash(_("%(prefix)s registered.", prefix=created.network), "success")
+            return redirect(url_for("ipam.prefix_detail", prefix_id=created.id))
+    return render_template("ipam/prefix_form.html", form=form)
+
+
+def _create_from_form(form: PrefixForm) -> Prefix:
+    return operations.add_prefix(
+        db.session, form.prefix.data or "", actor=current_user, kind=form.kind.data or "",
+        holder=_holder(form.holder.data), usage=form.usage.data or None, description=form.description.data or None,
+    )  # fmt: skip
+
+
+@bp.route("/<int:prefix_id>/edit", methods=["GET", "POST"])
+def prefix_edit(prefix_id: int) -> str | Response:
+    prefix = _load(prefix_id)
+    policy.require(current_user, policy.Action.CHANGE_PREFIX, prefix)
+    form = PrefixEditForm(obj=prefix)
+    if request.method == "GET":
+        form.holder.data = prefix.holder.code if prefix.holder else ""
+        form.default_strategy.data = prefix.default_strategy or ""
+        form.usage.data = prefix.usage or ""
+    if form.validate_on_submit():
+        updated = run_form_operation(form, _update_from_form, prefix, form)
+        if updated is not None:
+            flash(_("%(prefix)s saved.", prefix=updated.network), "success")
+            return redirect(url_for("ipam.prefix_detail", prefix_id=updated.id))
+    return render_template("ipam/prefix_edit.html", form=form, prefix=prefix)
+
+
+def _update_from_form(prefix: Prefix, form: PrefixEditForm) -> Prefix:
+    return operations.update_prefix(
+        db.session, prefix, actor=current_user, status=form.status.data, holder=_holder(form.holder.data),
+        usage=form.usage.data or None, description=form.description.data or None,
+        child_min_len=form.child_min_len.data, child_max_len=form.child_max_len.data,
+        child_default_len=form.child_default_len.data, default_strategy=form.default_strategy.data or None,
+        nibble_aligned=bool(form.nibble_aligned.data),
+    )  # fmt: skip
+
+
+@bp.route("/<int:prefix_id>/allocate", methods=["GET", "POST"])
+def allocate(prefix_id: int) -> str | Response:
+    parent = _load(prefix_id)
+    policy.require(current_user, policy.Action.ALLOCATE_FROM, parent)
+    form = AllocateForm()
+    if request.method == "GET":
+        form.length.data = parent.child_default_len or (48 if parent.prefix_len < 48 else min(parent.width, 64))
+        form.strategy.data = parent.default_strategy or Strategy.FIRST_FIT.value
+        form.kind.data = "subnet" if parent.kind in {"assignment", "subnet"} else "assignment"
+    preview: list[str] | None = None
+    if form.validate_on_submit():
+        if form.preview.data:
+            preview = _preview_allocation(parent, form)
+        else:
+            created = run_form_operation(form, _allocate_from_form, parent, form)
+            if created:
+                flash(_("Allocated %(n)d prefixes from %(parent)s.", n=len(created), parent=parent.network), "success")
+                return redirect(url_for("ipam.prefix_detail", prefix_id=parent.id))
+    return render_template("ipam/allocate.html", form=form, parent=parent, preview=preview)
+
+
+def _preview_allocation(parent: Prefix, form: AllocateForm) -> list[str] | None:
+    """The very operation, run in a savepoint and rolled back: exactly what confirming would take now."""
+    savepoint = db.session.begin_nested()
+    try:
+        created = run_form_operation(form, _allocate_from_form, parent, form)
+        return [p.network for p in created] if created else None
+    finally:
+        savepoint.rollback()
+
+
+def _allocate_from_form(parent: Prefix, form: AllocateForm) -> list[Prefix]:
+    request_ = operations.AllocationRequest(
+        length=form.length.data or 0, count=form.count.data or 1, strategy=Strategy(form.strategy.data),
+        kind=form.kind.data or "assignment", usage=form.usage.data or None, description=form.description.data or None,
+    )  # fmt: skip
+    return operations.allocate_prefixes(
+        db.session, parent, request_, holder=_holder(form.holder.data), actor=current_user
+    )
+
+
+@bp.post("/<int:prefix_id>/release")
+def release(prefix_id: int) -> Response:
+    prefix = _load(prefix_id)
+    parent_id = prefix.parent_id
+    network = prefix.network
+    try:
+        operations.release_prefix(
+            db.session, prefix, actor=current_user, recursive=request.form.get("recursive") == "1"
+        )
+    except PrefixOverlap as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("ipam.prefix_detail", prefix_id=prefix_id))
+    flash(_("%(prefix)s released.", prefix=network), "success")
+    return redirect(url_for("ipam.prefix_detail", prefix_id=parent_id) if parent_id else url_for("ipam.prefix_list"))
