@@ -7,9 +7,11 @@ lets the database pick the winner, so its cost depends on the address width, nev
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, delete, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from ipam.models import FreeBlock, from_key, to_key
@@ -39,48 +41,50 @@ def _net(row: object, width: int) -> Net:
     return Net(from_key(row.start), row.prefix_len, width)  # type: ignore[attr-defined]
 
 
-def _order(strategy: Strategy) -> list[object]:
-    if strategy is Strategy.SPARSE:
-        return [fb.c.sparse_key]
-    return [fb.c.start]
+@functools.lru_cache(maxsize=1024)
+def _probe_statement(lengths: int, strategy: Strategy | None) -> Select[Any]:
+    """One statement probing each candidate length for its best block, the database picking the winner.
+
+    Built once per (number of lengths, strategy) with bound parameters: constructing a union of up to 129
+    subqueries costs more than running it. ``strategy=None`` lists blocks in address order (``:limit`` each).
+    """
+    order = fb.c.sparse_key if strategy is Strategy.SPARSE else fb.c.start
+    per_length = bindparam("limit") if strategy is None else 1
+    probes = [
+        select(fb.c.prefix_len, fb.c.start, fb.c.sparse_key)
+        .where(fb.c.parent_id == bindparam("parent_id"), fb.c.prefix_len == bindparam(f"len{i}"))
+        .order_by(order)
+        .limit(per_length)
+        .subquery()
+        .select()
+        for i in range(lengths)
+    ]
+    combined = union_all(*probes).subquery() if lengths > 1 else probes[0].subquery()
+    if strategy is Strategy.BEST_FIT:
+        outer = [combined.c.prefix_len.desc(), combined.c.start]
+    elif strategy is Strategy.SPARSE:
+        outer = [combined.c.sparse_key]
+    else:
+        outer = [combined.c.start]
+    return select(combined).order_by(*outer).limit(bindparam("limit") if strategy is None else 1)
+
+
+def _probe(session: Session, parent_id: int, first: int, last: int, strategy: Strategy | None, limit: int = 1):  # type: ignore[no-untyped-def]
+    lengths = range(first, last + 1)
+    params: dict[str, Any] = {"parent_id": parent_id, "limit": limit}
+    params.update({f"len{i}": bits for i, bits in enumerate(lengths)})
+    return session.execute(_probe_statement(len(lengths), strategy), params)
 
 
 def best_block(session: Session, parent_id: int, parent: Net, length: int, strategy: Strategy) -> Net | None:
     """The free block a strategy takes its next /length from, or None when nothing can hold a /length."""
-    probes = [
-        select(fb.c.prefix_len, fb.c.start, fb.c.sparse_key)
-        .where(fb.c.parent_id == parent_id, fb.c.prefix_len == bits)
-        .order_by(*_order(strategy))
-        .limit(1)
-        .subquery()
-        .select()
-        for bits in range(parent.length, length + 1)
-    ]
-    combined = union_all(*probes).subquery() if len(probes) > 1 else probes[0].subquery()
-    if strategy is Strategy.BEST_FIT:
-        order = [combined.c.prefix_len.desc(), combined.c.start]
-    elif strategy is Strategy.SPARSE:
-        order = [combined.c.sparse_key]
-    else:
-        order = [combined.c.start]
-    row = session.execute(select(combined).order_by(*order).limit(1)).first()
+    row = _probe(session, parent_id, parent.length, length, strategy).first()
     return None if row is None else _net(row, parent.width)
 
 
 def first_blocks(session: Session, parent_id: int, parent: Net, length: int, limit: int) -> list[Net]:
     """The first ``limit`` free blocks that can hold a /length, in address order."""
-    probes = [
-        select(fb.c.prefix_len, fb.c.start)
-        .where(fb.c.parent_id == parent_id, fb.c.prefix_len == bits)
-        .order_by(fb.c.start)
-        .limit(limit)
-        .subquery()
-        .select()
-        for bits in range(parent.length, length + 1)
-    ]
-    combined = union_all(*probes).subquery() if len(probes) > 1 else probes[0].subquery()
-    found = session.execute(select(combined).order_by(combined.c.start).limit(limit)).all()
-    return [_net(row, parent.width) for row in found]
+    return [_net(row, parent.width) for row in _probe(session, parent_id, parent.length, length, None, limit)]
 
 
 def all_blocks(session: Session, parent_id: int, parent: Net, limit: int | None = None) -> list[Net]:

@@ -110,11 +110,10 @@ def free_blocks(parent: Net, children: Iterable[Net]) -> list[Net]:
 
 
 def bit_reverse(value: int, bits: int) -> int:
-    result = 0
-    for _ in range(bits):
-        result = (result << 1) | (value & 1)
-        value >>= 1
-    return result
+    """``value`` as a ``bits``-bit number, read backwards."""
+    if bits == 0:
+        return 0
+    return int(format(value, f"0{bits}b")[::-1], 2)
 
 
 def sparse_key(parent: Net, start: int) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ipam.space import Strategy
 
 
-def allocate_many(database_url: str, parent_network: str, worker: int, count: int, length: int) -> tuple[int, int, list[str]]:
+def allocate_many(
+    database_url: str, parent_network: str, worker: int, count: int, length: int
+) -> tuple[int, int, list[str]]:
     from app import create_app
     from core.extensions import db
     from ipam.errors import SpaceExhausted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 
@@ -45,6 +46,6 @@ def test_parallel_allocations_never_overlap(backend: str, tmp_path: Path) -> Non
             children = session.scalars(select(Prefix).where(Prefix.parent_id == parent.id)).all()
             nets = sorted(c.net for c in children)
             assert len(set(nets)) == 256
-            assert all(a.last < b.start for a, b in zip(nets, nets[1:], strict=False))
+            assert all(a.last < b.start for a, b in itertools.pairwise(nets))
             assert freespace.all_blocks(session, parent.id, parent.net) == free_blocks(parent.net, nets) == []
         db.engine.dispose()

@@ -220,3 +220,27 @@ def test_random_operations_keep_the_index_exact(db: Session, carrier) -> None:
             victim = live.pop(rng.randrange(len(live)))
             release_prefix(db, victim, actor=None)
         assert_index_exact(db, root)
+
+
+def test_bulk_add_leaves_keeps_the_index_exact(db: Session, aggregate: Prefix) -> None:
+    allocate(db, aggregate, 48, 2)
+    leaves = [parse_net(f"2001:db8:{n:x}::/48") for n in range(16, 4096, 7)]
+    assert bulk_add_leaves_(db, aggregate, leaves) == len(leaves)
+    assert_index_exact(db, aggregate)
+    assert all(freespace.all_blocks(db, p.id, p.net) == [p.net] for p in
+               db.scalars(select(Prefix).where(Prefix.parent_id == aggregate.id)))  # fmt: skip
+    assert nets(allocate(db, aggregate, 48, 1)) == ["2001:db8:2::/48"]
+
+
+def test_bulk_add_refuses_overlaps_and_changes_nothing(db: Session, aggregate: Prefix) -> None:
+    allocate(db, aggregate, 48, 1)
+    before = db.scalar(select(func.count()).select_from(Prefix))
+    with pytest.raises(PrefixOverlap, match="2001:db8::/48"):
+        bulk_add_leaves_(db, aggregate, [parse_net("2001:db8:5::/48"), parse_net("2001:db8::/48")])
+    assert db.scalar(select(func.count()).select_from(Prefix)) == before
+
+
+def bulk_add_leaves_(db: Session, parent: Prefix, leaves: list) -> int:
+    from ipam.operations import bulk_add_leaves
+
+    return bulk_add_leaves(db, parent, leaves, actor=None, kind="assignment", holder=None)
