@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -216,3 +216,9 @@ def bulk_insert(session: Session, table: Any, columns: list[str], rows: Any, chu
     finally:
         cursor.close()
     return count
+
+
+def analyze_tables(session: Session, tables: list[str]) -> None:
+    """Refresh the query planner's statistics (allowed inside a transaction on both databases)."""
+    for name in tables:
+        session.execute(text(f'ANALYZE "{name}"'))

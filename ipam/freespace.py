@@ -87,10 +87,9 @@ def first_blocks(session: Session, parent_id: int, parent: Net, length: int, lim
     return [_net(row, parent.width) for row in _probe(session, parent_id, parent.length, length, None, limit)]
 
 
-def all_blocks(session: Session, parent_id: int, parent: Net, limit: int | None = None) -> list[Net]:
+def all_blocks(session: Session, parent_id: int, parent: Net) -> list[Net]:
+    """Every free block of the prefix in address order (reads the whole index of that prefix)."""
     stmt = select(fb.c.prefix_len, fb.c.start).where(fb.c.parent_id == parent_id).order_by(fb.c.start)
-    if limit is not None:
-        stmt = stmt.limit(limit)
     return [_net(row, parent.width) for row in session.execute(stmt)]
 
 

@@ -31,6 +31,7 @@ from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, is_n
 from ipam.space import sparse_key as sparse_key_of
 
 MAX_ALLOCATION_COUNT = 4096
+BULK_ANALYZE_THRESHOLD = 10_000
 EDITABLE_FIELDS = (
     "status", "usage", "description", "holder", "child_min_len", "child_max_len", "child_default_len",
     "default_strategy", "nibble_aligned",
@@ -453,7 +454,10 @@ def find_available(session: Session, parent: Prefix, length: int | None = None, 
     """Without ``length``: the maximal free blocks in address order. With it: free /length candidates in
     first-fit order."""
     if length is None:
-        return freespace.all_blocks(session, parent.id, parent.net, limit)
+        if limit is None:
+            return freespace.all_blocks(session, parent.id, parent.net)
+        # The first blocks of any length, in address order, without sorting the whole index.
+        return freespace.first_blocks(session, parent.id, parent.net, parent.width, limit)
     if not parent.prefix_len <= length <= parent.width:
         raise ValidationFailed.on(
             "length", _l("A /%(length)d does not fit inside %(parent)s.", length=length, parent=parent.network)
@@ -495,7 +499,7 @@ def bulk_add_leaves(
 ) -> int:
     """Add many new leaf prefixes under ``parent`` at once (imports, fixtures): bulk statements instead of one
     operation each, the same rules, and the parent's free-space index rebuilt exactly at the end."""
-    from core.db import bulk_insert
+    from core.db import analyze_tables, bulk_insert
     from ipam.models import FreeBlock
     from ipam.space import free_blocks
 
@@ -555,6 +559,9 @@ def bulk_add_leaves(
     bulk_insert(session, FreeBlock.__table__, fb_columns, (
         (parent.id, b.length, to_key(b.start), to_key(sparse_key_of(parent_net, b.start))) for b in blocks
     ))  # fmt: skip
+    if len(new) >= BULK_ANALYZE_THRESHOLD:
+        # Fresh planner statistics after a large load, so the next allocation uses the indexes.
+        analyze_tables(session, [Prefix.__table__.name, FreeBlock.__table__.name])
     record_event(
         session, actor=actor, action="prefix.bulk_add", object_type="prefix", object_id=parent.network,
         organization_id=parent.holder_id, summary=f"{len(new)} {kind} prefixes added under {parent.network}",

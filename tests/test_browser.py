@@ -150,3 +150,22 @@ def test_admin_creates_an_organization_and_sees_the_error_beside_the_field(live_
     page.get_by_test_id("save").click()
     expect(page).to_have_url(f"{base}/organizations/browser-test")
     expect(page.locator("h1")).to_have_text("浏览器测试有限公司")
+
+
+def test_carrier_previews_and_allocates_a_site_then_sees_it_on_the_map(live_server: dict, page: Page) -> None:
+    base, carrier = live_server["url"], live_server["logins"]["carrier"]
+    sign_in(page, base, carrier["username"], carrier["password"])
+    page.goto(f"{base}/prefixes?q=2001:db8::/34")
+    expect(page.get_by_test_id("prefix-title")).to_contain_text("2001:db8::/34")
+    page.get_by_test_id("allocate").click()
+    expect(page.locator("#length")).to_have_value("48")  # the pool policy's default length
+    page.fill("#holder", "wuqing-qp")
+    page.get_by_test_id("preview").click()
+    preview = page.get_by_test_id("preview-list").locator("li")
+    expect(preview).to_have_count(1)
+    chosen = preview.first.inner_text()
+    page.get_by_test_id("confirm").click()
+    expect(page.locator(".alert-success")).to_contain_text("2001:db8::/34")
+    expect(page.get_by_role("link", name=chosen, exact=True)).to_be_visible()
+    page.goto(f"{base}/prefixes?q={chosen.split('/')[0]}")
+    expect(page.get_by_test_id("prefix-title")).to_contain_text(chosen)
