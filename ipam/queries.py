@@ -135,6 +135,18 @@ def most_specific_visible(session: Session, text_or_address: str, user: User) ->
     return found
 
 
+def child_counts(session: Session, prefixes: Sequence[Prefix]) -> dict[int, int]:
+    """How many children each prefix has, in one query."""
+    if not prefixes:
+        return {}
+    rows = session.execute(
+        select(Prefix.parent_id, func.count())
+        .where(Prefix.parent_id.in_([p.id for p in prefixes]))
+        .group_by(Prefix.parent_id)
+    ).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
 def utilizations(session: Session, prefixes: Sequence[Prefix], unit_length: int = 64) -> dict[int, Utilization]:
     """Utilization of many prefixes in one query (no per-row count)."""
     counts: dict[int, list[tuple[int, int]]] = defaultdict(list)

@@ -69,6 +69,7 @@ def prefix_list() -> str | Response:
     items, after = _page_of(queries.filtered(current_user, flt, db.session))
     return render_template(
         "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
+        child_counts=queries.child_counts(db.session, items),
         kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
         can_add=current_user.role in {"regulator-admin", "carrier", "allocator"},
     )  # fmt: skip
@@ -88,12 +89,27 @@ def prefix_detail(prefix_id: int) -> str:
         children=children,
         after=after,
         child_usage=queries.utilizations(db.session, children),
+        child_counts=queries.child_counts(db.session, children),
         usage=operations.prefix_utilization(db.session, prefix, unit_length=48 if prefix.prefix_len < 48 else 64),
         free=operations.find_available(db.session, prefix, limit=20),
         events=object_history(db.session, "prefix", prefix.network),
         can_allocate=policy.can(current_user, policy.Action.ALLOCATE_FROM, prefix),
         can_change=policy.can(current_user, policy.Action.CHANGE_PREFIX, prefix),
     )
+
+
+@bp.get("/<int:prefix_id>/children")
+def children_fragment(prefix_id: int) -> str:
+    """One page of a prefix's children as table rows, fetched when a tree level is expanded."""
+    prefix = _load(prefix_id)
+    children, after = _page_of(
+        queries.filtered(current_user, queries.PrefixFilter(), db.session).where(Prefix.parent_id == prefix.id)
+    )
+    return render_template(
+        "ipam/_children.html", prefix=prefix, items=children, after=after,
+        usage=queries.utilizations(db.session, children), depth=request.args.get("depth", 1, type=int),
+        child_counts=queries.child_counts(db.session, children),
+    )  # fmt: skip
 
 
 @bp.get("/<int:prefix_id>/map")

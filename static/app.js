@@ -1,8 +1,62 @@
 // Behaviour attached from here, never inline (the Content-Security-Policy forbids inline scripts).
+"use strict";
+
 document.querySelectorAll("form[data-confirm]").forEach((form) => {
   form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) {
       event.preventDefault();
     }
   });
+});
+
+// The prefix tree: expanding a row fetches one page of its children as rows and inserts them below it;
+// collapsing hides every row below it that belongs to a deeper level.
+async function fetchRows(url) {
+  const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+  if (!response.ok) {
+    throw new Error(`${response.status} ${url}`);
+  }
+  const template = document.createElement("template");
+  template.innerHTML = (await response.text()).trim();
+  return Array.from(template.content.querySelectorAll("tr"));
+}
+
+function depthOf(row) {
+  const match = /depth-(\d+)/.exec(row.className);
+  return match ? Number(match[1]) : 0;
+}
+
+function rowsBelow(row) {
+  const rows = [];
+  const depth = depthOf(row);
+  for (let next = row.nextElementSibling; next && depthOf(next) > depth; next = next.nextElementSibling) {
+    rows.push(next);
+  }
+  return rows;
+}
+
+document.addEventListener("click", async (event) => {
+  const toggle = event.target.closest(".tree-toggle");
+  const more = event.target.closest(".tree-more-button");
+  if (toggle) {
+    const row = toggle.closest("tr");
+    if (toggle.getAttribute("aria-expanded") === "true") {
+      rowsBelow(row).forEach((r) => r.remove());
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.textContent = "▸";
+      return;
+    }
+    toggle.disabled = true;
+    try {
+      row.after(...(await fetchRows(toggle.dataset.childrenUrl)));
+      toggle.setAttribute("aria-expanded", "true");
+      toggle.textContent = "▾";
+    } finally {
+      toggle.disabled = false;
+    }
+  } else if (more) {
+    const row = more.closest("tr");
+    more.disabled = true;
+    row.replaceWith(...(await fetchRows(more.dataset.moreUrl)));
+  }
 });

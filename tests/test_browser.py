@@ -169,3 +169,17 @@ def test_carrier_previews_and_allocates_a_site_then_sees_it_on_the_map(live_serv
     expect(page.get_by_role("link", name=chosen, exact=True)).to_be_visible()
     page.goto(f"{base}/prefixes?q={chosen.split('/')[0]}")
     expect(page.get_by_test_id("prefix-title")).to_contain_text(chosen)
+
+
+def test_regulator_expands_and_collapses_the_prefix_tree(live_server: dict, page: Page) -> None:
+    base, regulator = live_server["url"], live_server["logins"]["regulator"]
+    sign_in(page, base, regulator["username"], regulator["password"])
+    page.goto(f"{base}/prefixes")
+    aggregate = page.locator("tr.tree-row", has=page.get_by_role("link", name="2001:db8::/34", exact=True))
+    aggregate.locator(".tree-toggle").click()
+    allocation = page.locator("tr.depth-1", has=page.get_by_role("link", name="2001:db8:100::/40", exact=True))
+    expect(allocation).to_be_visible()
+    allocation.locator(".tree-toggle").click()
+    expect(page.locator("tr.depth-2").first).to_be_visible()
+    aggregate.locator(".tree-toggle").click()
+    expect(page.locator("tr.depth-1")).to_have_count(0)

@@ -195,3 +195,11 @@ def test_release_with_children_is_refused_with_a_message(client: FlaskClient, lo
     assert response.status_code == 302
     assert "2001:db8::/32" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert client.get(f"/prefixes/{tree['aggregate'].id}").status_code == 200
+
+
+def test_tree_level_fragment_lists_children_with_counts(client: FlaskClient, login_as, tree) -> None:
+    login_as("regulator")
+    rows = client.get(f"/prefixes/{tree['aggregate'].id}/children?depth=1").get_data(as_text=True)
+    assert rows.count('class="tree-row depth-1"') == 2 and "2001:db8:1::/48" in rows
+    page = client.get("/prefixes").get_data(as_text=True)
+    assert f"/prefixes/{tree['aggregate'].id}/children" in page
