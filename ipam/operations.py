@@ -534,10 +534,13 @@ def bulk_add_leaves(
     columns = ["family", "start", "last", "prefix_len", "network", "kind", "status", "holder_id", "parent_id",
                "usage", "source", "import_batch_id", "nibble_aligned", "created_at", "created_by_id", "updated_at",
                "updated_by_id"]  # fmt: skip
+    # Spread out, not in address order: a GiST index (PostgreSQL's exclusion constraint) splits its pages badly
+    # when fed sorted networks, which made a sorted 100k-row load ten times slower.
+    spread = sorted(new, key=lambda net: sparse_key_of(parent_net, net.start))
     bulk_insert(session, Prefix.__table__, columns, (
         (net.family, to_key(net.start), to_key(net.last), net.length, format_net(net), kind, PrefixStatus.ACTIVE.value,
          holder_id, parent.id, usage, source, import_batch_id, False, now, actor_id, now, actor_id)
-        for net in new
+        for net in spread
     ))  # fmt: skip
     # Each new leaf is one free block of itself; the parent's index is rebuilt from the complete child list.
     new_keys = {(to_key(net.start), net.length) for net in new}
