@@ -10,14 +10,16 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 # Administrative connection the tests use to create (and drop) their own PostgreSQL databases.
 export V6BEIAN_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-# Debian packages the test suite needs (Playwright drives Debian's chromium; never a downloaded browser).
-TEST_DEBIAN_PACKAGES := chromium
+# Debian packages the test suite needs: Playwright drives Debian's chromium (never a downloaded browser);
+# the LDAP tests start their own slapd.
+TEST_DEBIAN_PACKAGES := chromium slapd ldap-utils
 
-.PHONY: help install run test test-deps postgres bench lint i18n i18n-compile clean
+.PHONY: help install run ldap-demo test test-deps postgres bench lint i18n i18n-compile clean
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need and run them on SQLite and PostgreSQL"
+	@echo "make ldap-demo - a local OpenLDAP with demo regulator staff, to try the directory sign-in"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make lint   - ruff check and format check"
 	@echo "make i18n   - extract, update and compile the translation catalogs"
@@ -49,6 +51,9 @@ run: i18n-compile
 	@echo
 	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+ldap-demo: test-deps
+	$(BIN)/python -m tests.ldap_server
 
 test-deps: install
 	@missing=""; for pkg in $(TEST_DEBIAN_PACKAGES); do \

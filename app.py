@@ -13,7 +13,7 @@ import ipam
 from core import api, i18n, security, web
 from core.config import load_config
 from core.errors import register_error_handlers
-from core.extensions import csrf, db, login_manager
+from core.extensions import csrf, db, limiter, login_manager
 from core.migrate import db_cli
 
 
@@ -29,13 +29,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
+    web.init_app(app)
+    security.init_app(app)
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URL"])
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     login_manager.unauthorized_handler(security.unauthenticated_response)
     i18n.init_app(app)
-    security.init_app(app)
-    web.init_app(app)
     api.init_app(app)
     register_error_handlers(app)
     app.cli.add_command(db_cli)

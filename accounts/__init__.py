@@ -6,21 +6,53 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from flask import Request, Response, g, request, session
+
+    from accounts import operations, policy
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, user_cli
     from accounts.demo import load_accounts_demo
     from accounts.models import User
-    from accounts.views import bp
+    from accounts.views import SIGNED_IN_AT, bp
     from core.api import api
+    from core.db import SAFE_METHODS
+    from core.security import bearer_request
     from core.demo import register_demo_loader
+    from core.errors import json_error
     from core.extensions import db, login_manager
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        if not user_id.isdigit():
-            return None
+        if not user_id.isdigit() or bearer_request():
+            return None  # a request that carries a token is judged by the token alone
         user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        signed_in_at = session.get(SIGNED_IN_AT)
+        changed = user.credentials_changed_at
+        if changed is not None and (signed_in_at is None or signed_in_at < changed.timestamp()):
+            return None  # the password changed since this session signed in
+        return user
+
+    @login_manager.request_loader
+    def load_user_from_token(req: Request) -> User | None:
+        header = req.headers.get("Authorization", "")
+        if not req.path.startswith("/api/") or not header.startswith("Bearer "):
+            return None
+        token = operations.authenticate_token(db.session, header[len("Bearer ") :].strip(), req.remote_addr)
+        if token is None:
+            return None
+        g.api_token = token
+        return token.user
+
+    @app.before_request
+    def refuse_writes_with_read_only_tokens() -> Response | None:
+        token = g.get("api_token")
+        if token is not None and token.read_only and request.method not in SAFE_METHODS:
+            from flask_babel import gettext as _
+
+            return json_error(403, "read_only_token", _("This token may only read."))
+        return None
 
     @app.template_global()
     def division_name(code: str | None) -> str:
@@ -32,6 +64,9 @@ def init_app(app: Flask) -> None:
             return ""
         return division.name_zh if current_language() == "zh_CN" else division.name_en
 
+    from core import security
+
+    security.access_check = policy.route_check
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     app.cli.add_command(org_cli)

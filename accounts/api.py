@@ -18,12 +18,14 @@ from accounts.schemas import (
 )
 from core.api import API_PREFIX
 from core.extensions import db
+from core.security import ANY_SIGNED_IN, allow
 from core.web import paginate
 
 blp = Blueprint("accounts_api", __name__, url_prefix=API_PREFIX, description="Accounts and organizations")
 
 
 @blp.route("/me")
+@allow(ANY_SIGNED_IN)
 class Me(MethodView):
     @blp.response(200, CurrentUserSchema)
     @blp.alt_response(401, schema="ApiError")
@@ -33,6 +35,7 @@ class Me(MethodView):
 
 
 @blp.route("/organizations")
+@allow(policy.Action.LIST_ORGANIZATIONS)
 class Organizations(MethodView):
     @blp.arguments(OrganizationListArgsSchema, location="query")
     @blp.response(200, OrganizationPageSchema)
@@ -48,6 +51,7 @@ class Organizations(MethodView):
 
 
 @blp.route("/organizations/<code>")
+@allow(ANY_SIGNED_IN)
 class OrganizationByCode(MethodView):
     @blp.response(200, OrganizationSchema)
     @blp.alt_response(403, schema="ApiError")

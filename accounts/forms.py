@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
-from accounts.choices import ORG_KIND_LABELS
+from accounts.choices import ORG_KIND_LABELS, ROLE_LABELS
 
 
 class LoginForm(FlaskForm):
@@ -39,3 +39,57 @@ class OrganizationForm(FlaskForm):
     contact_name = StringField(_l("Contact person"), validators=[Optional(), Length(max=100)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])
     contact_email = StringField(_l("Contact e-mail"), validators=[Optional(), Email(), Length(max=254)])
+
+
+class PageForm(FlaskForm):
+    """A form that shares its page with others: it knows whether it was the one submitted."""
+
+    def submit_pressed(self) -> bool:
+        from flask import request
+
+        return request.method == "POST" and any(key.startswith(f"{self._prefix}") for key in request.form)
+
+
+class PasswordChangeForm(PageForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
+                        description=_l("At least 12 characters, not containing the username."))  # fmt: skip
+    confirm = PasswordField(
+        _l("New password again"), validators=[DataRequired(), EqualTo("new", _l("The passwords differ."))]
+    )
+
+
+class TokenForm(PageForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+                       description=_l("What the token is for, e.g. the carrier's sync job."))  # fmt: skip
+    days = IntegerField(_l("Valid for (days)"), default=90, validators=[DataRequired(), NumberRange(1, 366)])
+    read_only = BooleanField(_l("Read only"))
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=200)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
+    organization = StringField(_l("Organization"), validators=[DataRequired(), Length(max=32)],
+                               description=_l("Short code of the user's organization."))  # fmt: skip
+    role = SelectField(_l("Role"), choices=[SelectChoice(r.value, label) for r, label in ROLE_LABELS.items()])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=1024)],
+                             description=_l("At least 12 characters, not containing the username."))  # fmt: skip
+
+
+class PasswordResetForm(FlaskForm):
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
+                        description=_l("At least 12 characters, not containing the username."))  # fmt: skip
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter, changes nothing
+
+    actor = StringField(_l("Who"), validators=[Optional(), Length(max=64)])
+    organization = StringField(_l("Organization"), validators=[Optional(), Length(max=32)])
+    object_type = StringField(_l("Object type"), validators=[Optional(), Length(max=64)])
+    object_id = StringField(_l("Object"), validators=[Optional(), Length(max=64)])
+    action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Until"), validators=[Optional()])

@@ -69,6 +69,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sessions signed before this moment are no longer accepted (password change or reset).
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship(back_populates="users", lazy="joined")
 
@@ -119,3 +121,29 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A named bearer token for /api/v1. Only a hash of the secret is kept; the secret is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The first characters of the secret, kept in clear so a user can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_addr: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    AUDITED = ("name", "prefix", "read_only", "expires_at", "revoked_at")
+
+    def usable_at(self, moment: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > moment

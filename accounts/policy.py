@@ -27,10 +27,12 @@ class Action(StrEnum):
     VIEW_ORGANIZATION = "view_organization"
     MANAGE_ORGANIZATIONS = "manage_organizations"
     MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
     VIEW_PREFIX = "view_prefix"
     ADD_TOP_LEVEL_PREFIX = "add_top_level_prefix"
     ALLOCATE_FROM = "allocate_from"
     CHANGE_PREFIX = "change_prefix"
+    REGISTER_PREFIXES = "register_prefixes"
 
 
 def is_regulator(user: User) -> bool:
@@ -49,8 +51,11 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             return is_regulator(user)
         case Action.VIEW_ORGANIZATION:
             return is_regulator(user) or (obj is not None and obj.id == user.organization_id)
-        case Action.MANAGE_ORGANIZATIONS | Action.MANAGE_USERS:
+        case Action.MANAGE_ORGANIZATIONS | Action.MANAGE_USERS | Action.VIEW_AUDIT:
             return user.role == Role.REGULATOR_ADMIN.value
+        case Action.REGISTER_PREFIXES:
+            # Route-level: who may open the forms and API calls that change the registry at all.
+            return user.role in {Role.REGULATOR_ADMIN.value, *ALLOCATING_ROLES, Role.ENTERPRISE.value}
         case Action.VIEW_PREFIX:
             return is_regulator(user) or _holds(user, obj) or _holds(user, getattr(obj, "parent", None))
         case Action.ADD_TOP_LEVEL_PREFIX:
@@ -82,3 +87,8 @@ def _holds(user: User, obj: Any) -> bool:
 def require(user: User | None, action: Action, obj: Any = None) -> None:
     if not can(user, action, obj):
         raise PermissionDenied(_l("You do not have permission to do that."))
+
+
+def route_check(user: User, action: str) -> bool:
+    """Route-level answer for ``core.security``: may this user reach a route that requires ``action``?"""
+    return can(user, Action(action))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from accounts.models import AuditEvent, Organization, User
+from accounts.models import ApiToken, AuditEvent, Organization, User
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,57 @@ def object_history(session: Session, object_type: str, object_id: str, limit: in
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    organization: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_events(flt: AuditFilter) -> Select[tuple[AuditEvent]]:
+    """Audit events matching the filter, newest first; every filter is backed by an index."""
+    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if flt.actor:
+        stmt = stmt.where(AuditEvent.actor_name == flt.actor)
+    if flt.organization:
+        stmt = stmt.where(
+            AuditEvent.organization_id
+            == select(Organization.id).where(Organization.code == flt.organization).scalar_subquery()
+        )
+    if flt.object_type:
+        stmt = stmt.where(AuditEvent.object_type == flt.object_type)
+    if flt.object_id:
+        stmt = stmt.where(AuditEvent.object_id == flt.object_id)
+    if flt.action:
+        stmt = stmt.where(AuditEvent.action == flt.action)
+    if flt.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= flt.since)
+    if flt.until:
+        stmt = stmt.where(AuditEvent.occurred_at < flt.until)
+    return stmt
+
+
+def user_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc()))
+    )
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def user_list(q: str | None = None) -> Select[tuple[User]]:
+    stmt = select(User).join(User.organization).order_by(Organization.code, User.username)
+    if q:
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(
+            or_(User.username.ilike(pattern), User.display_name.ilike(pattern), Organization.code.ilike(pattern))
+        )
+    return stmt

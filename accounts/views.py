@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+import json
+import time
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from accounts import operations, policy, queries
 from accounts.choices import ORG_KIND_LABELS, OrgKind
-from accounts.forms import LoginForm, OrganizationForm
-from accounts.models import Organization
+from accounts.forms import (
+    AuditFilterForm,
+    LoginForm,
+    OrganizationForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    TokenForm,
+    UserCreateForm,
+)
+from accounts.ldap import DirectoryUnavailable, LdapSettings
+from accounts.models import ApiToken, Organization, User
 from accounts.operations import AuthenticationFailed
-from core.extensions import db
+from core.db import utcnow
+from core.errors import DomainError
+from core.extensions import db, limiter
 from core.i18n import SESSION_KEY as LANGUAGE_KEY
-from core.security import public
-from core.web import page_number, paginate, run_form_operation, safe_next_url
+from core.security import ANY_SIGNED_IN, allow, public
+from core.web import CHINA_TIME, csv_response, page_number, paginate, run_form_operation, safe_next_url
 
 bp = Blueprint("accounts", __name__)
+SIGNED_IN_AT = "signed_in_at"
+
+
+def login_policy() -> operations.LoginPolicy:
+    from datetime import timedelta
+
+    return operations.LoginPolicy(
+        max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+        lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = operations.authenticate_local(db.session, form.username.data or "", form.password.data or "")
-        except AuthenticationFailed as exc:
+            user = operations.sign_in(
+                db.session, form.username.data or "", form.password.data or "",
+                directory=LdapSettings.from_config(current_app.config), policy_=login_policy(),
+            )  # fmt: skip
+        except (AuthenticationFailed, DirectoryUnavailable) as exc:
             form.form_errors.append(str(exc.message))
         else:
             # A fresh session on every sign-in: nothing from before the login carries over but the language.
@@ -37,12 +66,16 @@ def login() -> str | Response:
             session.clear()
             if language:
                 session[LANGUAGE_KEY] = language
+            session[SIGNED_IN_AT] = time.time()
             login_user(user)
             return redirect(safe_next_url(request.args.get("next")))
-    return render_template("accounts/login.html", form=form)
+    return render_template(
+        "accounts/login.html", form=form, directory=LdapSettings.from_config(current_app.config) is not None
+    )
 
 
 @bp.post("/logout")
+@allow(ANY_SIGNED_IN)
 def logout() -> Response:
     operations.record_logout(db.session, current_user)
     language = session.get(LANGUAGE_KEY)
@@ -55,6 +88,7 @@ def logout() -> Response:
 
 
 @bp.get("/")
+@allow(policy.Action.VIEW_DASHBOARD)
 def dashboard() -> str:
     policy.require(current_user, policy.Action.VIEW_DASHBOARD)
     if policy.is_regulator(current_user):
@@ -74,6 +108,7 @@ def dashboard() -> str:
 
 
 @bp.get("/organizations")
+@allow(policy.Action.LIST_ORGANIZATIONS)
 def organization_list() -> str:
     policy.require(current_user, policy.Action.LIST_ORGANIZATIONS)
     q = request.args.get("q", "").strip()[:100]
@@ -95,6 +130,7 @@ def _load_organization(code: str) -> Organization:
 
 
 @bp.get("/organizations/<code>")
+@allow(ANY_SIGNED_IN)
 def organization_detail(code: str) -> str:
     org = _load_organization(code)
     policy.require(current_user, policy.Action.VIEW_ORGANIZATION, org)
@@ -108,6 +144,7 @@ def organization_detail(code: str) -> str:
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
+@allow(policy.Action.MANAGE_ORGANIZATIONS)
 def organization_create() -> str | Response:
     policy.require(current_user, policy.Action.MANAGE_ORGANIZATIONS)
     form = OrganizationForm()
@@ -122,6 +159,7 @@ def organization_create() -> str | Response:
 
 
 @bp.route("/organizations/<code>/edit", methods=["GET", "POST"])
+@allow(policy.Action.MANAGE_ORGANIZATIONS)
 def organization_edit(code: str) -> str | Response:
     org = _load_organization(code)
     policy.require(current_user, policy.Action.MANAGE_ORGANIZATIONS, org)
@@ -138,3 +176,169 @@ def organization_edit(code: str) -> str | Response:
 
 def _form_values(form: OrganizationForm) -> dict[str, str | None]:
     return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+
+
+# --- my account ------------------------------------------------------------------------------------------
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@allow(ANY_SIGNED_IN)
+def account() -> str | Response:
+    """Profile: password change (local accounts) and API tokens."""
+    password_form = PasswordChangeForm(prefix="pw")
+    token_form = TokenForm(prefix="token")
+    new_secret: str | None = None
+    if password_form.submit_pressed() and password_form.validate_on_submit():
+        done = run_form_operation(
+            password_form, operations.change_password, db.session, current_user,
+            current=password_form.current.data or "", new=password_form.new.data or "", actor=current_user,
+        )  # fmt: skip
+        if done is not None:
+            session[SIGNED_IN_AT] = time.time()  # this session stays signed in; others end
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("accounts.account"))
+    elif token_form.submit_pressed() and token_form.validate_on_submit():
+        created = run_form_operation(
+            token_form, operations.create_token, db.session, current_user, name=token_form.name.data or "",
+            days=token_form.days.data or 0, read_only=bool(token_form.read_only.data), actor=current_user,
+        )  # fmt: skip
+        if created is not None:
+            new_secret = created[1]
+            token_form = TokenForm(prefix="token", formdata=None)
+    return render_template(
+        "accounts/account.html", password_form=password_form, token_form=token_form, new_secret=new_secret,
+        tokens=queries.user_tokens(db.session, current_user), now=utcnow(),
+    )  # fmt: skip
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@allow(ANY_SIGNED_IN)
+def token_revoke(token_id: int) -> Response:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    operations.revoke_token(db.session, token, actor=current_user)
+    flash(_("Token %(name)s revoked.", name=token.name), "success")
+    return redirect(url_for("accounts.account"))
+
+
+# --- users (regulator administrators) --------------------------------------------------------------------
+
+
+@bp.get("/users")
+@allow(policy.Action.MANAGE_USERS)
+def user_list() -> str:
+    policy.require(current_user, policy.Action.MANAGE_USERS)
+    q = request.args.get("q", "").strip()[:64]
+    page = paginate(db.session, queries.user_list(q or None), page_number())
+    return render_template("accounts/user_list.html", page=page, q=q)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@allow(policy.Action.MANAGE_USERS)
+def user_create() -> str | Response:
+    policy.require(current_user, policy.Action.MANAGE_USERS)
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        created = run_form_operation(form, _create_user_from_form, form)
+        if created is not None:
+            flash(_("Account %(name)s created.", name=created.username), "success")
+            return redirect(url_for("accounts.user_detail", username=created.username))
+    return render_template("accounts/user_form.html", form=form)
+
+
+def _create_user_from_form(form: UserCreateForm) -> User:
+    from core.errors import ValidationFailed
+
+    org = queries.organization_by_code(db.session, (form.organization.data or "").strip())
+    if org is None:
+        raise ValidationFailed.on(
+            "organization", _("No organization has the code %(code)s.", code=form.organization.data)
+        )
+    return operations.create_user(
+        db.session, actor=current_user, username=form.username.data or "", organization=org, role=form.role.data or "",
+        display_name=form.display_name.data or None, email=form.email.data or None, password=form.password.data,
+    )  # fmt: skip
+
+
+@bp.route("/users/<username>", methods=["GET", "POST"])
+@allow(policy.Action.MANAGE_USERS)
+def user_detail(username: str) -> str | Response:
+    policy.require(current_user, policy.Action.MANAGE_USERS)
+    user = queries.user_by_username(db.session, username)
+    if user is None:
+        abort(404)
+    form = PasswordResetForm()
+    if form.validate_on_submit() and run_form_operation(
+        form, operations.reset_password, db.session, user, new=form.new.data or "", actor=current_user
+    ):
+        flash(_("The password of %(name)s has been reset.", name=user.username), "success")
+        return redirect(url_for("accounts.user_detail", username=user.username))
+    return render_template(
+        "accounts/user_detail.html", user=user, form=form, tokens=queries.user_tokens(db.session, user),
+        events=queries.object_history(db.session, "user", user.username), now=utcnow(),
+    )  # fmt: skip
+
+
+@bp.post("/users/<username>/active")
+@allow(policy.Action.MANAGE_USERS)
+def user_set_active(username: str) -> Response:
+    policy.require(current_user, policy.Action.MANAGE_USERS)
+    user = queries.user_by_username(db.session, username)
+    if user is None:
+        abort(404)
+    active = request.form.get("active") == "1"
+    try:
+        operations.set_user_active(db.session, user, active=active, actor=current_user)
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(_("%(name)s reactivated.", name=user.username) if active else _("%(name)s deactivated.", name=user.username),
+              "success")  # fmt: skip
+    return redirect(url_for("accounts.user_detail", username=user.username))
+
+
+# --- audit (regulator administrators) --------------------------------------------------------------------
+
+
+def _audit_filter(form: AuditFilterForm) -> queries.AuditFilter:
+    def day(value: date | None, shift: int = 0) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.combine(value, datetime.min.time(), tzinfo=CHINA_TIME) + timedelta(days=shift)
+
+    return queries.AuditFilter(
+        actor=form.actor.data or None, organization=form.organization.data or None,
+        object_type=form.object_type.data or None, object_id=form.object_id.data or None,
+        action=form.action.data or None, since=day(form.since.data), until=day(form.until.data, 1),
+    )  # fmt: skip
+
+
+@bp.get("/audit")
+@allow(policy.Action.VIEW_AUDIT)
+def audit_list() -> str:
+    policy.require(current_user, policy.Action.VIEW_AUDIT)
+    form = AuditFilterForm(request.args)
+    flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
+    page = paginate(db.session, queries.audit_events(flt), page_number())
+    return render_template("accounts/audit.html", form=form, page=page)
+
+
+@bp.get("/audit.csv")
+@allow(policy.Action.VIEW_AUDIT)
+def audit_csv() -> Response:
+    policy.require(current_user, policy.Action.VIEW_AUDIT)
+    form = AuditFilterForm(request.args)
+    flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
+    # Read inside the request (the session ends with it); the download then streams from memory.
+    rows = [
+        [e.occurred_at.isoformat(), e.actor_name, e.organization_id, e.action, e.object_type, e.object_id,
+         json.dumps(e.changes, ensure_ascii=False), e.remote_addr, e.request_id, e.channel, e.summary]
+        for e in db.session.scalars(queries.audit_events(flt).limit(AUDIT_EXPORT_LIMIT))
+    ]  # fmt: skip
+    return csv_response("audit.csv", AUDIT_COLUMNS, rows)
+
+
+AUDIT_EXPORT_LIMIT = 100_000
+AUDIT_COLUMNS = ["occurred_at", "actor", "organization_id", "action", "object_type", "object_id", "changes",
+                 "remote_addr", "request_id", "channel", "summary"]  # fmt: skip

@@ -22,11 +22,29 @@ DEFAULTS: dict[str, Any] = {
     "PREFERRED_URL_SCHEME": "http",
     "PAGE_SIZE": 50,
     "LOG_LEVEL": "INFO",
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    "LOGIN_RATE_LIMIT": "20 per minute",  # sign-in attempts per client address
+    "RATELIMIT_STORAGE_URL": "memory://",
+    # The directory (regulator staff). No LDAP_URL: the directory sign-in is not offered.
+    "LDAP_URL": None,
+    "LDAP_STARTTLS": False,
+    "LDAP_CA_FILE": None,
+    "LDAP_BIND_DN": None,
+    "LDAP_BIND_PASSWORD": None,
+    "LDAP_USER_BASE": None,
+    "LDAP_USER_FILTER": "(uid={username})",
+    "LDAP_ATTR_NAME": "cn",
+    "LDAP_ATTR_EMAIL": "mail",
+    "LDAP_GROUP_REGULATOR": None,
+    "LDAP_GROUP_ADMIN": None,
+    "LDAP_ORG": "tjca",
+    "LDAP_TIMEOUT": 5,
 }
 
 ENV_SETTINGS = tuple(DEFAULTS)
-BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE"}
-INTEGER_SETTINGS = {"PAGE_SIZE"}
+BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS"}
+INTEGER_SETTINGS = {"PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT"}
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 MIN_SECRET_LENGTH = 32
 KNOWN_UNSAFE_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test"}

@@ -3,13 +3,16 @@ running an operation on behalf of a form, the language switch and the health che
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
 from flask_wtf import FlaskForm
@@ -48,6 +51,26 @@ bp = Blueprint("core", __name__)
 # --- request life cycle --------------------------------------------------------------------------------
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_bytes() -> None:
+    """No text the platform stores or searches may hold a NUL byte (PostgreSQL text cannot): refuse it at the
+    door with a 400 instead of failing deep inside a query."""
+    from werkzeug.exceptions import BadRequest
+
+    values = [*request.args.values(), *request.form.values(), request.path]
+    if any("\x00" in v for v in values) or (request.is_json and _contains_nul(request.get_json(silent=True))):
+        raise BadRequest()
+
+
 def _start_request() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
@@ -79,6 +102,7 @@ def _security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.before_request(_start_request)
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.register_blueprint(bp)
 
@@ -117,7 +141,7 @@ def paginate(session: Session, stmt: Select[Any], page: int, per_page: int | Non
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     window = stmt.limit(per_page).offset((page - 1) * per_page)
     # One selected entity pages as objects; several columns page as row tuples.
-    items = session.scalars(window).all() if len(stmt.selected_columns) == 1 else session.execute(window).all()
+    items = session.scalars(window).all() if len(stmt.column_descriptions) == 1 else session.execute(window).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -181,3 +205,33 @@ def healthz() -> tuple[Response, int]:
         log.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection): such cells get a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list[object]]) -> Response:
+    """A streamed CSV download (UTF-8 with BOM, so Excel reads Chinese correctly)."""
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([spreadsheet_safe(v) for v in row])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(generate(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -14,6 +14,7 @@ from accounts.models import Organization
 from core.api import API_PREFIX
 from core.errors import ValidationFailed
 from core.extensions import db
+from core.security import ANY_SIGNED_IN, allow
 from ipam import operations, queries
 from ipam.choices import Source
 from ipam.models import Prefix
@@ -60,6 +61,7 @@ def holder_by_code(code: str | None, field: str = "holder") -> Organization | No
 
 
 @blp.route("")
+@allow(ANY_SIGNED_IN)
 class Prefixes(MethodView):
     @blp.arguments(PrefixListArgsSchema, location="query")
     @blp.response(200, PrefixPageSchema)
@@ -80,6 +82,7 @@ class Prefixes(MethodView):
         )  # fmt: skip
         return {"items": items, "next_cursor": queries.encode_cursor(cursor)}
 
+    @allow(policy.Action.REGISTER_PREFIXES)
     @blp.arguments(PrefixCreateSchema)
     @blp.response(201, PrefixSchema)
     @_documented_errors
@@ -103,6 +106,7 @@ def _parses(text: str) -> bool:
 
 
 @blp.route("/<int:prefix_id>")
+@allow(ANY_SIGNED_IN)
 class PrefixById(MethodView):
     @blp.response(200, PrefixSchema)
     @_documented_errors
@@ -110,6 +114,7 @@ class PrefixById(MethodView):
         """One prefix."""
         return load_visible(prefix_id)
 
+    @allow(policy.Action.REGISTER_PREFIXES)
     @blp.arguments(PrefixUpdateSchema)
     @blp.response(200, PrefixSchema)
     @_documented_errors
@@ -120,6 +125,7 @@ class PrefixById(MethodView):
             data["holder"] = holder_by_code(data["holder"])
         return operations.update_prefix(db.session, prefix, actor=current_user, **data)
 
+    @allow(policy.Action.REGISTER_PREFIXES)
     @blp.arguments(ReleaseArgsSchema, location="query")
     @blp.response(204)
     @_documented_errors
@@ -129,6 +135,7 @@ class PrefixById(MethodView):
 
 
 @blp.route("/<int:prefix_id>/available")
+@allow(ANY_SIGNED_IN)
 class Available(MethodView):
     @blp.arguments(AvailableArgsSchema, location="query")
     @blp.response(200, AvailableSchema(many=True))
@@ -140,7 +147,9 @@ class Available(MethodView):
 
 
 @blp.route("/<int:prefix_id>/allocate")
+@allow(ANY_SIGNED_IN)
 class Allocate(MethodView):
+    @allow(policy.Action.REGISTER_PREFIXES)
     @blp.arguments(AllocateSchema)
     @blp.response(201, PrefixSchema(many=True))
     @_documented_errors
@@ -162,6 +171,7 @@ class Allocate(MethodView):
 
 
 @blp.route("/<int:prefix_id>/utilization")
+@allow(ANY_SIGNED_IN)
 class UtilizationView(MethodView):
     @blp.arguments(UtilizationArgsSchema, location="query")
     @blp.response(200, UtilizationSchema)

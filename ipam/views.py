@@ -14,6 +14,7 @@ from accounts import queries as account_queries
 from accounts.models import Organization
 from core.errors import ValidationFailed
 from core.extensions import db
+from core.security import ANY_SIGNED_IN, allow
 from core.web import run_form_operation
 from ipam import operations, queries
 from ipam.choices import KIND_LABELS, USAGE_LABELS
@@ -48,6 +49,7 @@ def _page_of(stmt: Any) -> tuple[list[Prefix], str | None]:
 
 
 @bp.get("")
+@allow(ANY_SIGNED_IN)
 def prefix_list() -> str | Response:
     q = request.args.get("q", "").strip()[:64]
     if q:
@@ -76,6 +78,7 @@ def prefix_list() -> str | Response:
 
 
 @bp.get("/<int:prefix_id>")
+@allow(ANY_SIGNED_IN)
 def prefix_detail(prefix_id: int) -> str:
     prefix = _load(prefix_id)
     children, after = _page_of(queries.filtered(current_user, queries.PrefixFilter(), db.session).where(
@@ -99,6 +102,7 @@ def prefix_detail(prefix_id: int) -> str:
 
 
 @bp.get("/<int:prefix_id>/children")
+@allow(ANY_SIGNED_IN)
 def children_fragment(prefix_id: int) -> str:
     """One page of a prefix's children as table rows, fetched when a tree level is expanded."""
     prefix = _load(prefix_id)
@@ -113,6 +117,7 @@ def children_fragment(prefix_id: int) -> str:
 
 
 @bp.get("/<int:prefix_id>/map")
+@allow(ANY_SIGNED_IN)
 def space_map(prefix_id: int) -> str:
     prefix = _load(prefix_id)
     default = min(prefix.width, prefix.prefix_len + 8)
@@ -125,6 +130,7 @@ def space_map(prefix_id: int) -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@allow(policy.Action.REGISTER_PREFIXES)
 def prefix_create() -> str | Response:
     form = PrefixForm()
     if form.validate_on_submit():
@@ -143,6 +149,7 @@ def _create_from_form(form: PrefixForm) -> Prefix:
 
 
 @bp.route("/<int:prefix_id>/edit", methods=["GET", "POST"])
+@allow(policy.Action.REGISTER_PREFIXES)
 def prefix_edit(prefix_id: int) -> str | Response:
     prefix = _load(prefix_id)
     policy.require(current_user, policy.Action.CHANGE_PREFIX, prefix)
@@ -170,6 +177,7 @@ def _update_from_form(prefix: Prefix, form: PrefixEditForm) -> Prefix:
 
 
 @bp.route("/<int:prefix_id>/allocate", methods=["GET", "POST"])
+@allow(policy.Action.REGISTER_PREFIXES)
 def allocate(prefix_id: int) -> str | Response:
     parent = _load(prefix_id)
     policy.require(current_user, policy.Action.ALLOCATE_FROM, parent)
@@ -211,6 +219,7 @@ def _allocate_from_form(parent: Prefix, form: AllocateForm) -> list[Prefix]:
 
 
 @bp.post("/<int:prefix_id>/release")
+@allow(policy.Action.REGISTER_PREFIXES)
 def release(prefix_id: int) -> Response:
     prefix = _load(prefix_id)
     parent_id = prefix.parent_id

@@ -20,6 +20,7 @@ from accounts.models import Organization, User
 from app import create_app
 from core import migrate
 from core.extensions import db as database
+from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -30,6 +31,14 @@ TEST_SECRET = "test-secret-" + "x" * 40
 def _fast_password_hashing() -> None:
     # Production parameters cost ~50 ms a hash; the tests hash hundreds of passwords.
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
+    """A real OpenLDAP server for the session; when slapd cannot start, the tests that need it fail."""
+    server = start_directory(tmp_path_factory.mktemp("slapd"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -44,10 +44,11 @@ def flask(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    directory = tmp_path_factory.mktemp(f"live-{request.param}")
-    with fresh_database(request.param, directory) as url:
-        env = {**os.environ, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(directory / "instance")}
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, directory) -> Iterator[dict]:
+    folder = tmp_path_factory.mktemp(f"live-{request.param}")
+    with fresh_database(request.param, folder) as url:
+        ldap_env = {key: str(value) for key, value in directory.settings().items()}
+        env = {**os.environ, **ldap_env, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(folder / "instance")}
         env.pop("V6BEIAN_LANGUAGE", None)
         flask(env, "db", "upgrade")
         logins = {row["role"]: row for row in json.loads(flask(env, "demo", "--json"))}
@@ -90,6 +91,7 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.console_errors = errors  # type: ignore[attr-defined]  (a test that expects an error page clears it)
     yield page
     context.close()
     # A Content-Security-Policy violation shows up as a console error.
@@ -183,3 +185,21 @@ def test_regulator_expands_and_collapses_the_prefix_tree(live_server: dict, page
     expect(page.locator("tr.depth-2").first).to_be_visible()
     aggregate.locator(".tree-toggle").click()
     expect(page.locator("tr.depth-1")).to_have_count(0)
+
+
+def test_regulator_signs_in_with_the_directory_account_and_an_enterprise_cannot_open_regulator_pages(
+    live_server: dict, page: Page
+) -> None:
+    base = live_server["url"]
+    page.goto(f"{base}/login")
+    expect(page.get_by_test_id("directory-hint")).to_be_visible()
+    sign_in(page, base, "alice", "alice-directory-pw")
+    expect(page.get_by_test_id("dashboard-title")).to_have_text("管理局工作台")
+    expect(page.get_by_test_id("current-user")).to_contain_text("审核员 爱丽丝")
+    page.get_by_test_id("logout").click()
+    enterprise = live_server["logins"]["enterprise"]
+    sign_in(page, base, enterprise["username"], enterprise["password"])
+    response = page.goto(f"{base}/organizations")
+    assert response is not None and response.status == 403
+    expect(page.get_by_test_id("error-message")).to_contain_text("权限")
+    page.console_errors.clear()  # type: ignore[attr-defined]  (the browser logs the 403 it was meant to get)

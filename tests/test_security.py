@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from core.security import is_public_endpoint
+from core.security import ANY_SIGNED_IN, allow, is_public_endpoint
 from tests.support import csrf_token_in
 
 EXPECTED_PUBLIC = {"static", "accounts.login", "core.healthz", "core.switch_language", "api-docs.openapi_json"}
@@ -92,10 +92,12 @@ def test_api_errors_are_json(client: FlaskClient, login_as) -> None:
 @pytest.fixture
 def failing_app(app: Flask) -> Flask:
     @app.get("/api/v1/_boom")
+    @allow(ANY_SIGNED_IN)
     def api_boom() -> str:
         raise RuntimeError("secret internal detail")
 
     @app.get("/_boom")
+    @allow(ANY_SIGNED_IN)
     def page_boom() -> str:
         raise RuntimeError("secret internal detail")
 

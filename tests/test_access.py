@@ -1,0 +1,238 @@
+"""Roles, tenants and one policy: the route x role matrix, API tokens, lockout, account management, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts import operations, policy
+from accounts.choices import Role
+from accounts.models import ApiToken, AuditEvent, User
+from core.db import utcnow
+from core.security import ANY_SIGNED_IN, access_rule, is_public_endpoint
+from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
+from tests.conftest import TEST_PASSWORD, post_form
+from tests.support import csrf_token_in
+
+ROLES = [r.value for r in Role]
+
+
+def sample_url(rule) -> str:  # type: ignore[no-untyped-def]
+    values = {arg: 1 if "id" in arg else "sample" for arg in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_route_declares_who_may_reach_it(app: Flask) -> None:
+    undeclared = [
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        if not is_public_endpoint(app, rule.endpoint) and access_rule(app, rule.endpoint, method) is None
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_by_role_matrix(app: Flask, client: FlaskClient, login_as, role: str) -> None:
+    user = login_as(role)
+    token = csrf_token_in(client.get("/").get_data(as_text=True))
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if is_public_endpoint(app, rule.endpoint) or rule.endpoint in {"accounts.logout"}:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            declared = access_rule(app, rule.endpoint, method)
+            if declared == ANY_SIGNED_IN:
+                continue
+            allowed = policy.can(user, policy.Action(declared))
+            response = client.open(sample_url(rule), method=method, data={"csrf_token": token},
+                                   headers={"X-CSRFToken": token})  # fmt: skip
+            if allowed:
+                assert response.status_code != 403 or response.is_json, (role, method, rule.rule)
+            else:
+                assert response.status_code == 403, (role, method, rule.rule, response.status_code)
+            checked += 1
+    assert checked > 0
+
+
+# --- API tokens ------------------------------------------------------------------------------------------
+
+
+def make_token(db: Session, user: User, *, read_only: bool = False, days: int = 30) -> tuple[ApiToken, str]:
+    token, secret = operations.create_token(db, user, name="sync job", days=days, read_only=read_only, actor=user)
+    db.flush()
+    return token, secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_bearer_token_acts_with_the_users_permissions(
+    client: FlaskClient, create_user, create_org, db: Session
+) -> None:
+    carrier = create_org(kind="carrier", code="tok-tel")
+    user = create_user(role="carrier", organization=carrier)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    _token, secret = make_token(db, user)
+    assert client.get("/api/v1/me", headers=bearer(secret)).get_json()["username"] == user.username
+    created = client.post(f"/api/v1/prefixes/{aggregate.id}/allocate", json={"length": 48, "holder": "tok-tel"},
+                          headers=bearer(secret))  # fmt: skip
+    assert created.status_code == 201  # no CSRF token needed: no cookie is involved
+    assert "Set-Cookie" not in created.headers
+    stored = db.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    assert stored.secret_hash != secret and secret not in (stored.prefix or "") and stored.last_used_at is not None
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "token.use")) is not None
+
+
+def test_read_only_tokens_cannot_write(client: FlaskClient, create_user, create_org, db: Session) -> None:
+    carrier = create_org(kind="carrier", code="ro-tel")
+    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    _token, secret = make_token(db, create_user(role="carrier", organization=carrier), read_only=True)
+    assert client.get(f"/api/v1/prefixes/{aggregate.id}", headers=bearer(secret)).status_code == 200
+    refused = client.post(f"/api/v1/prefixes/{aggregate.id}/allocate", json={"length": 48, "holder": "ro-tel"},
+                          headers=bearer(secret))  # fmt: skip
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "read_only_token"
+
+
+@pytest.mark.parametrize("state", ["expired", "revoked", "garbage", "deactivated"])
+def test_unusable_tokens_get_401_json(client: FlaskClient, create_user, db: Session, state: str) -> None:
+    user = create_user(role="enterprise")
+    token, secret = make_token(db, user)
+    if state == "expired":
+        token.expires_at = utcnow() - timedelta(seconds=1)
+    elif state == "revoked":
+        operations.revoke_token(db, token, actor=user)
+    elif state == "garbage":
+        secret = "v6b_" + "x" * 40
+    else:
+        user.active = False
+    db.flush()
+    response = client.get("/api/v1/me", headers=bearer(secret))
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_another_tenants_objects_are_invisible_to_a_token(
+    client: FlaskClient, create_user, create_org, db: Session
+) -> None:
+    carrier = create_org(kind="carrier", code="tn-tel")
+    mine, theirs = create_org(kind="enterprise", code="tn-mine"), create_org(kind="enterprise", code="tn-theirs")
+    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    allocate_prefixes(db, aggregate, AllocationRequest(48), holder=mine, actor=None)
+    (other,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=theirs, actor=None)
+    _token, secret = make_token(db, create_user(role="enterprise", organization=mine))
+    for url in (f"/api/v1/prefixes/{other.id}", f"/api/v1/prefixes/{aggregate.id}", "/api/v1/organizations/tn-theirs"):
+        assert client.get(url, headers=bearer(secret)).status_code == 404, url
+    assert client.get("/api/v1/organizations", headers=bearer(secret)).status_code == 403
+    listed = client.get("/api/v1/prefixes", headers=bearer(secret)).get_json()["items"]
+    assert [p["holder"] for p in listed] == ["tn-mine"]
+
+
+def test_tokens_are_created_shown_once_and_revoked_on_the_account_page(client: FlaskClient, login_as, db) -> None:
+    user = login_as("carrier")
+    page = post_form(client, "/account", {"token-name": "nightly", "token-days": "30"}, form_page="/account")
+    body = page.get_data(as_text=True)
+    assert 'data-testid="new-token"' in body
+    secret = body.split('data-testid="new-token">')[1].split("<")[0]
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    assert secret not in client.get("/account").get_data(as_text=True)
+    token = db.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    post_form(client, f"/account/tokens/{token.id}/revoke", {}, form_page="/account")
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+
+
+# --- passwords, lockout, account management ----------------------------------------------------------------
+
+
+def test_repeated_failures_lock_the_account(app: Flask, client: FlaskClient, create_user) -> None:
+    user = create_user(role="carrier")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        post_form(client, "/login", {"username": user.username, "password": "wrong password!"})
+    locked = post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
+    assert locked.status_code == 200 and "锁定" in locked.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_sign_in_attempts_are_rate_limited_per_address(app: Flask, create_user) -> None:
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    client = app.test_client()
+    token = csrf_token_in(client.get("/login").get_data(as_text=True))
+    statuses = [client.post("/login", data={"username": f"u{i}", "password": "p", "csrf_token": token}).status_code
+                for i in range(5)]  # fmt: skip
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+
+
+def test_password_change_keeps_this_session_and_ends_others(app: Flask, client: FlaskClient, login_as) -> None:
+    user = login_as("enterprise")
+    other = app.test_client()
+    post_form(other, "/login", {"username": user.username, "password": TEST_PASSWORD})
+    assert other.get("/").status_code == 200
+    new = "another long passphrase"
+    response = post_form(client, "/account", {"pw-current": TEST_PASSWORD, "pw-new": new, "pw-confirm": new},
+                         form_page="/account")  # fmt: skip
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert other.get("/").status_code == 302
+    fresh = app.test_client()
+    assert post_form(fresh, "/login", {"username": user.username, "password": new}).status_code == 302
+
+
+def test_password_change_needs_the_current_password(client: FlaskClient, login_as) -> None:
+    login_as("enterprise")
+    body = post_form(client, "/account", {"pw-current": "not it at all", "pw-new": "another long passphrase",
+                                          "pw-confirm": "another long passphrase"}, form_page="/account")  # fmt: skip
+    assert 'data-field-error="pw-current"' in body.get_data(as_text=True)
+
+
+def test_admin_resets_and_deactivates_accounts(client: FlaskClient, login_as, create_user, app: Flask) -> None:
+    login_as("regulator-admin")
+    target = create_user(role="carrier")
+    new = "freshly reset passphrase"
+    assert post_form(client, f"/users/{target.username}", {"new": new}).status_code == 302
+    assert post_form(app.test_client(), "/login", {"username": target.username, "password": new}).status_code == 302
+    post_form(client, f"/users/{target.username}/active", {"active": "0"}, form_page=f"/users/{target.username}")
+    refused = post_form(app.test_client(), "/login", {"username": target.username, "password": new})
+    assert refused.status_code == 200
+
+
+def test_admin_creates_a_local_account(client: FlaskClient, login_as, create_org, db: Session) -> None:
+    login_as("regulator-admin")
+    org = create_org(kind="carrier", code="new-tel")
+    response = post_form(client, "/users/new", {"username": "new-carrier", "organization": org.code, "role": "carrier",
+                                                "password": "a long enough password"})  # fmt: skip
+    assert response.status_code == 302
+    assert db.scalar(select(User.role).where(User.username == "new-carrier")) == "carrier"
+    weak = post_form(
+        client, "/users/new", {"username": "weak", "organization": org.code, "role": "carrier", "password": "short"}
+    )
+    assert 'data-field-error="password"' in weak.get_data(as_text=True)
+
+
+# --- audit -----------------------------------------------------------------------------------------------
+
+
+def test_audit_page_filters_and_exports_csv_safely(client: FlaskClient, login_as, create_org) -> None:
+    login_as("regulator-admin")
+    create_org(kind="enterprise", code="audit-me", name='=HYPERLINK("http://evil")')
+    page = client.get("/audit?object_id=audit-me").get_data(as_text=True)
+    assert "organization.create" in page and "auth.login" not in page
+    exported = client.get("/audit.csv?object_id=audit-me")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][0] == "occurred_at" and len(rows) == 2
+    assert all(not cell.startswith("=") for cell in rows[1])
+
+
+def test_logins_and_failures_are_audited(client: FlaskClient, create_user, db: Session) -> None:
+    user = create_user(role="carrier")
+    post_form(client, "/login", {"username": user.username, "password": "wrong password!"})
+    post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
+    actions = db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == user.username)).all()
+    assert {"auth.login_failed", "auth.login"} <= set(actions)

@@ -1,0 +1,142 @@
+"""Directory sign-in against a real OpenLDAP server (Debian's slapd, started for the session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from accounts.ldap import LdapSettings, authenticate
+from accounts.models import AuditEvent, User
+from tests.conftest import post_form
+from tests.ldap_server import ADMINS, PEOPLE, REGULATORS, Directory
+
+
+@pytest.fixture
+def ldap_app(app: Flask, directory: Directory, create_org) -> Flask:
+    create_org(kind="regulator", code="tjca", name="天津市通信管理局")
+    app.config.update(directory.settings())
+    return app
+
+
+def sign_in(client: FlaskClient, username: str, password: str):  # type: ignore[no-untyped-def]
+    return post_form(client, "/login", {"username": username, "password": password})
+
+
+def test_directory_login_creates_the_user_with_the_right_role(ldap_app, client: FlaskClient, db: Session) -> None:
+    response = sign_in(client, "alice", "alice-directory-pw")
+    assert response.status_code == 302
+    user = db.scalar(select(User).where(User.username == "alice"))
+    assert user.role == "regulator" and user.auth_source == "ldap" and user.password_hash is None
+    assert user.display_name == "审核员 爱丽丝" and user.email == "alice@tjca.example"
+    assert "管理局工作台" in client.get("/").get_data(as_text=True)
+
+
+def test_admin_group_gives_regulator_admin(ldap_app, client: FlaskClient, db: Session) -> None:
+    sign_in(client, "bob", "bob-directory-pw")
+    assert db.scalar(select(User.role).where(User.username == "bob")) == "regulator-admin"
+
+
+@pytest.mark.parametrize(("username", "password"), [("alice", "wrong"), ("nobody", "whatever-it-is")])
+def test_wrong_password_and_unknown_user_look_the_same(ldap_app, client: FlaskClient, username, password) -> None:
+    body = sign_in(client, username, password).get_data(as_text=True)
+    assert "用户名或密码错误" in body
+    assert client.get("/").status_code == 302
+
+
+def test_empty_password_never_reaches_a_bind(directory: Directory) -> None:
+    settings = LdapSettings.from_config(directory.settings())
+    assert settings is not None
+    from accounts.ldap import DirectoryRefused
+
+    with pytest.raises(DirectoryRefused):
+        authenticate(settings, "alice", "")
+
+
+@pytest.mark.parametrize(
+    "username", ["*", "admin)(|(uid=*", "*)(uid=*))(|(uid=*", "\\00", "alice\x00", "a" * 5000, "al*", "(uid=alice)"]
+)
+def test_injection_strings_get_nobody_in(ldap_app, client: FlaskClient, username: str, db: Session) -> None:
+    for password in ("alice-directory-pw", "x"):
+        response = sign_in(client, username, password)
+        assert response.status_code in (200, 400)  # NUL bytes are refused at the door
+    assert client.get("/").status_code == 302
+    assert db.scalar(select(User).where(User.auth_source == "ldap")) is None
+
+
+def test_non_ascii_username(ldap_app, client: FlaskClient, db: Session) -> None:
+    assert sign_in(client, "张三", "zhangsan-directory-pw").status_code == 302
+    assert db.scalar(select(User.role).where(User.username == "张三")) == "regulator"
+
+
+def test_user_in_no_group_is_refused_with_a_clear_message(ldap_app, client: FlaskClient, db: Session) -> None:
+    body = sign_in(client, "carol", "carol-directory-pw").get_data(as_text=True)
+    assert "不在 v6beian 的用户组" in body or "v6beian" in body
+    assert db.scalar(select(User).where(User.username == "carol")) is None
+
+
+def test_group_removal_demotes_at_the_next_login(
+    ldap_app, directory: Directory, client: FlaskClient, db: Session
+) -> None:
+    from ldap3 import MODIFY_ADD, MODIFY_DELETE
+
+    sign_in(client, "bob", "bob-directory-pw")
+    assert db.scalar(select(User.role).where(User.username == "bob")) == "regulator-admin"
+    bob = f"uid=bob,{PEOPLE}"
+    directory.modify(ADMINS, {"member": [(MODIFY_DELETE, [bob])]})
+    directory.modify(REGULATORS, {"member": [(MODIFY_ADD, [bob])]})
+    try:
+        other = ldap_app.test_client()
+        assert sign_in(other, "bob", "bob-directory-pw").status_code == 302
+        db.expire_all()
+        assert db.scalar(select(User.role).where(User.username == "bob")) == "regulator"
+        directory.modify(REGULATORS, {"member": [(MODIFY_DELETE, [bob])]})
+        third = ldap_app.test_client()
+        assert sign_in(third, "bob", "bob-directory-pw").status_code == 200  # in no group now: refused
+    finally:
+        directory.modify(ADMINS, {"member": [(MODIFY_ADD, [bob])]})
+    changes = db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == "bob")).all()
+    assert "user.update" in changes
+
+
+def test_first_server_down_second_used(ldap_app, directory: Directory, client: FlaskClient) -> None:
+    ldap_app.config["LDAP_URL"] = f"ldap://127.0.0.1:1 {directory.url}"
+    assert sign_in(client, "alice", "alice-directory-pw").status_code == 302
+
+
+def test_all_servers_down_says_the_directory_is_unavailable(ldap_app, client: FlaskClient) -> None:
+    ldap_app.config["LDAP_URL"] = "ldap://127.0.0.1:1 ldap://127.0.0.1:2"
+    body = sign_in(client, "alice", "alice-directory-pw").get_data(as_text=True)
+    assert "目录服务暂时不可用" in body
+
+
+def test_break_glass_local_admin_works_with_the_directory_down(ldap_app, client: FlaskClient, create_user, db) -> None:
+    from accounts.models import Organization
+
+    org = db.scalar(select(Organization).where(Organization.code == "tjca"))
+    admin = create_user(role="regulator-admin", organization=org, username="break-glass")
+    ldap_app.config["LDAP_URL"] = "ldap://127.0.0.1:1"
+    from tests.conftest import TEST_PASSWORD
+
+    assert sign_in(client, admin.username, TEST_PASSWORD).status_code == 302
+
+
+def test_login_page_mentions_the_directory_only_when_configured(app: Flask, client: FlaskClient, directory) -> None:
+    assert 'data-testid="directory-hint"' not in client.get("/login").get_data(as_text=True)
+    app.config.update(directory.settings())
+    assert 'data-testid="directory-hint"' in client.get("/login").get_data(as_text=True)
+
+
+def test_no_password_is_logged(ldap_app, client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    sign_in(client, "alice", "alice-directory-pw")
+    sign_in(ldap_app.test_client(), "alice", "a-wrong-password-xyz")
+    assert "alice-directory-pw" not in caplog.text and "a-wrong-password-xyz" not in caplog.text
+
+
+def test_fixture_config_points_at_a_real_server(directory: Directory) -> None:
+    assert Path("/usr/sbin/slapd").exists() and directory.process.poll() is None
