@@ -1,6 +1,6 @@
 """Allocation speed at scale, end to end through the operations (database and commit included).
 
-For N random /48 children under a /20 parent (N = 1k, 10k, 100k, 1M; BENCH_SIZES overrides), on SQLite and
+For N random /48 children under a /20 parent (N = 1k, 10k, 100k, 1M; BENCH_SIZES and BENCH_DATABASES override), on SQLite and
 PostgreSQL: allocate one /48 with each strategy and list the next 10 available /48s, p50 and p99. The baseline,
 measured in the same run, is the usual approach (NetBox's): IPSet(parent) - IPSet(children), then scan for the
 first /48, with 60k random /48 children in a /32 (nearly full); our operation is timed on the same tree.
@@ -32,6 +32,7 @@ from ipam.space import Net, Strategy, format_net, parse_net
 from tests.support import fresh_database
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,10000,100000,1000000").split(",")]
+DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200"))
 BASELINE_CHILDREN = 60_000
 SECRET = "bench-" + "k" * 40
@@ -141,7 +142,7 @@ def main() -> None:
     )
     baseline_p50 = statistics.median(baseline)
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in ("sqlite", "postgresql"):
+        for backend in DATABASES:
             with fresh_database(backend, Path(tmp)) as url:
                 migrate.upgrade(url)
                 app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"})

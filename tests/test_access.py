@@ -236,3 +236,24 @@ def test_logins_and_failures_are_audited(client: FlaskClient, create_user, db: S
     post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
     actions = db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == user.username)).all()
     assert {"auth.login_failed", "auth.login"} <= set(actions)
+
+
+def test_rate_limits_can_be_kept_in_redis_for_many_workers(database_url: str) -> None:
+    import uuid
+
+    from app import create_app
+    from core.extensions import db as database
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "r" * 40, "LOG_LEVEL": "WARNING",
+                      "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0", "LOGIN_RATE_LIMIT": "2 per minute"})  # fmt: skip
+    try:
+        # A fresh client address per run: the counters live in Redis, beyond this test's lifetime.
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+        token = csrf_token_in(client.get("/login").get_data(as_text=True))
+        statuses = [client.post("/login", data={"username": "x", "password": "y", "csrf_token": token}).status_code
+                    for _ in range(3)]  # fmt: skip
+        assert statuses == [200, 200, 429]
+    finally:
+        assert database.engine is not None
+        database.engine.dispose()
