@@ -16,10 +16,10 @@ def init_app(app: Flask) -> None:
     from accounts.views import SIGNED_IN_AT, bp
     from core.api import api
     from core.db import SAFE_METHODS
-    from core.security import bearer_request
     from core.demo import register_demo_loader
     from core.errors import json_error
     from core.extensions import db, login_manager
+    from core.security import bearer_request
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:

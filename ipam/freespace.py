@@ -105,18 +105,6 @@ def containing_block(session: Session, parent_id: int, parent: Net, net: Net) ->
     return None if row is None else _net(row, parent.width)
 
 
-def remove_blocks_within(session: Session, parent_id: int, net: Net) -> None:
-    """Drop the free blocks of ``parent_id`` that lie inside ``net`` (it is being inserted under the parent)."""
-    session.execute(
-        delete(fb).where(
-            fb.c.parent_id == parent_id,
-            fb.c.prefix_len >= net.length,
-            fb.c.start >= to_key(net.start),
-            fb.c.start <= to_key(net.last),
-        )
-    )
-
-
 def take(session: Session, parent_id: int, parent: Net, net: Net) -> bool:
     """Mark ``net`` used in its parent: split the free block holding it. False if it is not all free."""
     block = containing_block(session, parent_id, parent, net)
@@ -139,12 +127,7 @@ def give_back(session: Session, parent_id: int, parent: Net, net: Net) -> None:
     while block.length > parent.length:
         size = 1 << (block.width - block.length)
         buddy = Net(block.start ^ size, block.length, block.width)
-        deleted = session.execute(
-            delete(fb).where(
-                fb.c.parent_id == parent_id, fb.c.prefix_len == buddy.length, fb.c.start == to_key(buddy.start)
-            )
-        ).rowcount
-        if not deleted:
+        if not _delete_block(session, parent_id, buddy):
             break
         block = Net(min(block.start, buddy.start), block.length - 1, block.width)
     add_blocks(session, parent_id, parent, [block])
@@ -152,25 +135,14 @@ def give_back(session: Session, parent_id: int, parent: Net, net: Net) -> None:
 
 def move_blocks(session: Session, from_id: int, to_id: int, to_parent: Net, region: Net) -> None:
     """Hand the free blocks of ``from_id`` inside ``region`` to ``to_id`` (re-keyed for the new parent)."""
-    moved = [
-        _net(row, region.width)
-        for row in session.execute(
-            select(fb.c.prefix_len, fb.c.start).where(
-                fb.c.parent_id == from_id,
-                fb.c.prefix_len >= region.length,
-                fb.c.start >= to_key(region.start),
-                fb.c.start <= to_key(region.last),
-            )
-        )
-    ]
-    session.execute(
-        delete(fb).where(
-            fb.c.parent_id == from_id,
-            fb.c.prefix_len >= region.length,
-            fb.c.start >= to_key(region.start),
-            fb.c.start <= to_key(region.last),
-        )
+    inside = and_(
+        fb.c.parent_id == from_id,
+        fb.c.prefix_len >= region.length,
+        fb.c.start >= to_key(region.start),
+        fb.c.start <= to_key(region.last),
     )
+    moved = [_net(row, region.width) for row in session.execute(select(fb.c.prefix_len, fb.c.start).where(inside))]
+    session.execute(delete(fb).where(inside))
     add_blocks(session, to_id, to_parent, moved)
 
 

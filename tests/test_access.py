@@ -249,7 +249,9 @@ def test_rate_limits_can_be_kept_in_redis_for_many_workers(database_url: str) ->
     try:
         # A fresh client address per run: the counters live in Redis, beyond this test's lifetime.
         client = app.test_client()
-        client.environ_base["REMOTE_ADDR"] = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+        client.environ_base["REMOTE_ADDR"] = (
+            f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+        )
         token = csrf_token_in(client.get("/login").get_data(as_text=True))
         statuses = [client.post("/login", data={"username": "x", "password": "y", "csrf_token": token}).status_code
                     for _ in range(3)]  # fmt: skip
