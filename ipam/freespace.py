@@ -146,12 +146,14 @@ def move_blocks(session: Session, from_id: int, to_id: int, to_parent: Net, regi
     add_blocks(session, to_id, to_parent, moved)
 
 
-def _delete_block(session: Session, parent_id: int, block: Net) -> None:
-    session.execute(
+def _delete_block(session: Session, parent_id: int, block: Net) -> bool:
+    """Delete one free block; False when there was no such block."""
+    result = session.execute(
         delete(fb).where(
             fb.c.parent_id == parent_id, fb.c.prefix_len == block.length, fb.c.start == to_key(block.start)
         )
     )
+    return bool(result.rowcount)
 
 
 def count_fitting(session: Session, parent_id: int, length: int) -> int:
