@@ -238,13 +238,23 @@ def test_logins_and_failures_are_audited(client: FlaskClient, create_user, db: S
     assert {"auth.login_failed", "auth.login"} <= set(actions)
 
 
-def test_rate_limits_can_be_kept_in_redis_for_many_workers(database_url: str) -> None:
-    import uuid
+def test_rate_limits_can_be_kept_in_redis_for_many_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
     from app import create_app
+    from core import migrate
     from core.extensions import db as database
+    from tests.support import fresh_database
 
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "r" * 40, "LOG_LEVEL": "WARNING",
+    # Its own database: this app commits (failed sign-ins are recorded), which the shared test database must not see.
+    with fresh_database("sqlite", tmp_path) as url:
+        migrate.upgrade(url)
+        _redis_rate_limit_check(create_app, database, url)
+
+
+def _redis_rate_limit_check(create_app, database, url: str) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "r" * 40, "LOG_LEVEL": "WARNING",
                       "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0", "LOGIN_RATE_LIMIT": "2 per minute"})  # fmt: skip
     try:
         # A fresh client address per run: the counters live in Redis, beyond this test's lifetime.

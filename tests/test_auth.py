@@ -20,7 +20,10 @@ def test_good_login_reaches_the_dashboard(client: FlaskClient, create_user, db: 
     response = post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "管理局工作台" in client.get("/").get_data(as_text=True)
-    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login")).actor_id == user.id
+    login = db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "auth.login", AuditEvent.object_id == user.username)
+    )
+    assert login.actor_id == user.id
 
 
 def test_wrong_password_shows_an_error_and_no_session(client: FlaskClient, create_user, db: Session) -> None:
@@ -29,8 +32,10 @@ def test_wrong_password_shows_an_error_and_no_session(client: FlaskClient, creat
     assert response.status_code == 200
     assert "用户名或密码错误" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
-    failed = db.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
-    assert failed is not None and failed.object_id == user.username
+    failed = db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "auth.login_failed", AuditEvent.object_id == user.username)
+    )
+    assert failed is not None
 
 
 def test_unknown_user_gets_the_same_message(client: FlaskClient) -> None:
