@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts import operations, queries
@@ -85,7 +86,7 @@ def user_add(username: str, org_code: str, role: str, display_name: str | None, 
     with unit_of_work() as session:
         org = queries.organization_by_code(session, org_code)
         if org is None:
-            raise fail(f"no organization with code {org_code!r}")
+            raise fail(_("No organization has the code %(code)s.", code=org_code))
         user = operations.create_user(
             session, actor=None, username=username, organization=org, role=role, display_name=display_name,
             email=email, password=password, auth_source=AuthSource.LOCAL.value,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
@@ -56,7 +57,7 @@ def holder_by_code(code: str | None, field: str = "holder") -> Organization | No
         return None
     org = account_queries.organization_by_code(db.session, code)
     if org is None:
-        raise ValidationFailed.on(field, f"no organization with code {code!r}")
+        raise ValidationFailed.on(field, _l("No organization has the code %(code)s.", code=code))
     return org
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from accounts import queries as account_queries
@@ -34,14 +35,14 @@ def _holder(session: Session, code: str | None) -> Organization | None:
         return None
     org = account_queries.organization_by_code(session, code)
     if org is None:
-        raise fail(f"no organization with code {code!r}")
+        raise fail(_("No organization has the code %(code)s.", code=code))
     return org
 
 
 def _existing(session: Session, text: str) -> Prefix:
     prefix = operations.get_prefix(session, operations.parse_prefix(text))
     if prefix is None:
-        raise fail(f"{text} is not registered")
+        raise fail(_("%(prefix)s is not registered.", prefix=text))
     return prefix
 
 

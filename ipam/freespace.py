@@ -76,8 +76,9 @@ def _lateral_probe(strategy: Strategy | None) -> TextClause:
     inner = "sparse_key" if strategy is Strategy.SPARSE else "start"
     outer = {Strategy.BEST_FIT: "b.prefix_len DESC, b.start", Strategy.SPARSE: "b.sparse_key"}.get(strategy, "b.start")  # type: ignore[arg-type]
     per_length = ":limit" if strategy is None else "1"
-    return text(  # noqa: S608 (only constant column names are formatted in)
-        "SELECT b.prefix_len, b.start, b.sparse_key "
+    # Only constant column names are formatted into the statement; values are bound.
+    return text(
+        "SELECT b.prefix_len, b.start, b.sparse_key "  # noqa: S608
         "FROM generate_series(CAST(:low AS integer), CAST(:high AS integer)) AS l(len) "
         "CROSS JOIN LATERAL (SELECT prefix_len, start, sparse_key FROM free_block "
         f"WHERE parent_id = :parent_id AND prefix_len = l.len ORDER BY {inner} LIMIT {per_length}) AS b "
