@@ -201,20 +201,27 @@ def sign_in(
     """
     rules = policy_ or LoginPolicy()
     username = username.strip()[:MAX_USERNAME_LENGTH]
-    user = session.scalar(select(User).where(User.username == username))
-    _refuse_if_locked(session, username, user, rules)
+    # Directories match names without regard to case; so do lockout and directory accounts here, so that
+    # "Alice" is neither a fresh account nor a fresh set of guesses for "alice".
+    login_key = username.casefold()[:64]
+    user = session.scalar(select(User).where(User.username == username, User.auth_source == AuthSource.LOCAL.value))
+    if user is None:
+        user = session.scalar(
+            select(User).where(User.username == username.lower(), User.auth_source == AuthSource.LDAP.value)
+        )
+    _refuse_if_locked(session, login_key, user, rules)
     if user is not None and user.auth_source == AuthSource.LOCAL.value:
         ok = verify_password(user.password_hash, password) if password else False
         if not ok or not user.active:
-            _failed(session, username, user)
+            _failed(session, login_key, user)
         assert user.password_hash is not None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
     elif directory is not None:
-        user = _sign_in_with_directory(session, directory, username, password, user)
+        user = _sign_in_with_directory(session, directory, username, password, user, login_key)
     else:
         verify_password(None, password)  # same work, same time, as for a real account
-        _failed(session, username, None)
+        _failed(session, login_key, None)
     user.last_login_at = utcnow()
     record_event(
         session, actor=user, action="auth.login", object_type="user", object_id=user.username,
@@ -258,21 +265,23 @@ def _refuse_if_locked(session: Session, username: str, user: User | None, rules:
 
 
 def _sign_in_with_directory(
-    session: Session, directory: LdapSettings, username: str, password: str, user: User | None
+    session: Session, directory: LdapSettings, username: str, password: str, user: User | None, login_key: str
 ) -> User:
     try:
         account = ldap.authenticate(directory, username, password)
     except ldap.DirectoryRefused:
-        _failed(session, username, user)
+        _failed(session, login_key, user)
     role = ldap.role_for(directory, account)
     if role is None:
-        _failed(session, username, user, _l(
+        _failed(session, login_key, user, _l(
             "Your directory account is not in a v6beian group; ask your administrator for access."))  # fmt: skip
     organization = session.scalar(select(Organization).where(Organization.code == directory.organization))
     if organization is None:
         raise ValidationFailed(_l("LDAP_ORG names no organization (%(code)s).", code=directory.organization))
     if user is None:
-        user = User(username=account.username, auth_source=AuthSource.LDAP.value, password_hash=None, active=True,
+        if session.scalar(select(User.id).where(User.username == account.username.lower())) is not None:
+            _failed(session, login_key, None)  # a local account has this name; never merge the two
+        user = User(username=account.username.lower(), auth_source=AuthSource.LDAP.value, password_hash=None, active=True,
                     display_name=account.display_name, email=account.email, organization=organization, role=role)  # fmt: skip
         session.add(user)
         session.flush()
@@ -282,7 +291,7 @@ def _sign_in_with_directory(
         )  # fmt: skip
     else:
         if not user.active:
-            _failed(session, username, user)
+            _failed(session, login_key, user)
         before = snapshot(user)
         # The directory is the truth for directory accounts: groups decide the role at every sign-in.
         user.role, user.display_name, user.email, user.organization = (
@@ -419,6 +428,9 @@ def authenticate_token(session: Session, secret: str, remote_addr: str | None) -
     now = utcnow()
     if token is None or not token.usable_at(now) or not token.user.active:
         return None
+    changed = token.user.credentials_changed_at
+    if changed is not None and token.created_at < changed:
+        return None  # a password change or reset ends the tokens made before it, like the sessions
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RECORD_INTERVAL:
         token.last_used_at, token.last_used_addr = now, remote_addr
         record_event(

@@ -33,6 +33,7 @@ class Action(StrEnum):
     ALLOCATE_FROM = "allocate_from"
     CHANGE_PREFIX = "change_prefix"
     REGISTER_PREFIXES = "register_prefixes"
+    NAME_HOLDER = "name_holder"
 
 
 def is_regulator(user: User) -> bool:
@@ -53,6 +54,12 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             return is_regulator(user) or (obj is not None and obj.id == user.organization_id)
         case Action.MANAGE_ORGANIZATIONS | Action.MANAGE_USERS | Action.VIEW_AUDIT:
             return user.role == Role.REGULATOR_ADMIN.value
+        case Action.NAME_HOLDER:
+            # obj: the organization (or None) a prefix is recorded for. Allocators hand space to customers;
+            # an enterprise records only itself.
+            if user.role == Role.ENTERPRISE.value:
+                return obj is not None and obj.id == user.organization_id
+            return user.role in {Role.REGULATOR_ADMIN.value, *ALLOCATING_ROLES}
         case Action.REGISTER_PREFIXES:
             # Route-level: who may open the forms and API calls that change the registry at all.
             return user.role in {Role.REGULATOR_ADMIN.value, *ALLOCATING_ROLES, Role.ENTERPRISE.value}

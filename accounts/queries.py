@@ -73,15 +73,15 @@ def recent_events(session: Session, *, organization_id: int | None = None, limit
     return list(session.scalars(stmt))
 
 
-def object_history(session: Session, object_type: str, object_id: str, limit: int = 50) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )
+def object_history(
+    session: Session, object_type: str, object_id: str, *, since: datetime | None = None, limit: int = 50
+) -> list[AuditEvent]:
+    """Events of one object, newest first. ``since`` (the object's creation) keeps the history of an earlier
+    object with the same name (a released and re-allocated network, a reused code) out of view."""
+    stmt = select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    return list(session.scalars(stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)))
 
 
 @dataclass(frozen=True)

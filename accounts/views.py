@@ -138,7 +138,7 @@ def organization_detail(code: str) -> str:
         "accounts/organization_detail.html",
         org=org,
         members=queries.organization_users(db.session, org),
-        events=queries.object_history(db.session, "organization", org.code),
+        events=queries.object_history(db.session, "organization", org.code, since=org.created_at),
         can_manage=policy.can(current_user, policy.Action.MANAGE_ORGANIZATIONS, org),
     )
 
@@ -211,14 +211,17 @@ def account() -> str | Response:
     )  # fmt: skip
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<int(max=2147483647):token_id>/revoke")
 @allow(ANY_SIGNED_IN)
 def token_revoke(token_id: int) -> Response:
     token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
+    is_admin = policy.can(current_user, policy.Action.MANAGE_USERS)
+    if token is None or (token.user_id != current_user.id and not is_admin):
         abort(404)
     operations.revoke_token(db.session, token, actor=current_user)
     flash(_("Token %(name)s revoked.", name=token.name), "success")
+    if token.user_id != current_user.id:
+        return redirect(url_for("accounts.user_detail", username=token.user.username))
     return redirect(url_for("accounts.account"))
 
 
@@ -303,14 +306,15 @@ def user_set_active(username: str) -> Response:
 
 def _audit_filter(form: AuditFilterForm) -> queries.AuditFilter:
     def day(value: date | None, shift: int = 0) -> datetime | None:
-        if value is None:
+        if value is None or not 1900 <= value.year <= 2999:  # the ends of the calendar overflow in UTC
             return None
         return datetime.combine(value, datetime.min.time(), tzinfo=CHINA_TIME) + timedelta(days=shift)
 
+    since, until = day(form.since.data), day(form.until.data, 1)
     return queries.AuditFilter(
         actor=form.actor.data or None, organization=form.organization.data or None,
         object_type=form.object_type.data or None, object_id=form.object_id.data or None,
-        action=form.action.data or None, since=day(form.since.data), until=day(form.until.data, 1),
+        action=form.action.data or None, since=since, until=until,
     )  # fmt: skip
 
 

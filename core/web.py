@@ -130,9 +130,14 @@ class Page(Generic[T]):
         return self.page < self.pages
 
 
+MAX_PAGE_NUMBER = 100_000
+
+
 def page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE_NUMBER)
 
 
 def paginate(session: Session, stmt: Select[Any], page: int, per_page: int | None = None) -> Page[Any]:

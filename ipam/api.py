@@ -106,7 +106,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-@blp.route("/<int:prefix_id>")
+@blp.route("/<int(max=2147483647):prefix_id>")
 @allow(ANY_SIGNED_IN)
 class PrefixById(MethodView):
     @blp.response(200, PrefixSchema)
@@ -135,7 +135,7 @@ class PrefixById(MethodView):
         operations.release_prefix(db.session, load_visible(prefix_id), actor=current_user, recursive=args["recursive"])
 
 
-@blp.route("/<int:prefix_id>/available")
+@blp.route("/<int(max=2147483647):prefix_id>/available")
 @allow(ANY_SIGNED_IN)
 class Available(MethodView):
     @blp.arguments(AvailableArgsSchema, location="query")
@@ -147,7 +147,7 @@ class Available(MethodView):
         return [{"prefix": format_net(n)} for n in found]
 
 
-@blp.route("/<int:prefix_id>/allocate")
+@blp.route("/<int(max=2147483647):prefix_id>/allocate")
 @allow(ANY_SIGNED_IN)
 class Allocate(MethodView):
     @allow(policy.Action.REGISTER_PREFIXES)
@@ -171,7 +171,7 @@ class Allocate(MethodView):
         )
 
 
-@blp.route("/<int:prefix_id>/utilization")
+@blp.route("/<int(max=2147483647):prefix_id>/utilization")
 @allow(ANY_SIGNED_IN)
 class UtilizationView(MethodView):
     @blp.arguments(UtilizationArgsSchema, location="query")

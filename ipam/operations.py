@@ -239,7 +239,14 @@ def add_prefix(
         policy.require(actor, policy.Action.ADD_TOP_LEVEL_PREFIX, holder)
     else:
         policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
+    policy.require(actor, policy.Action.NAME_HOLDER, holder)
     adopted = children_within(session, parent.id if parent else None, net)
+    # Covering existing prefixes moves them under the new one (and into its holder's view): only for those
+    # who may change every one of them.
+    for child in adopted:
+        if not policy.can(actor, policy.Action.CHANGE_PREFIX, child):
+            raise PrefixOverlap(_l("%(prefix)s would cover %(child)s, which you do not manage.",
+                                   prefix=format_net(net), child=child.network))  # fmt: skip
     _check_nesting(parent, net, kind, adopted)
     _check_pool_policy(parent, net.length)
     if parent is not None and not adopted and not freespace.take(session, parent.id, parent.net, net):
@@ -322,6 +329,7 @@ def allocate_prefixes(
 ) -> list[Prefix]:
     """Allocate ``count`` prefixes of ``length`` from ``parent`` in ``strategy`` order: all or none."""
     policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
+    policy.require(actor, policy.Action.NAME_HOLDER, holder)
     _check_choices(request.kind, PrefixStatus.ACTIVE.value, request.usage)
     if not 1 <= request.count <= MAX_ALLOCATION_COUNT:
         raise ValidationFailed.on("count", _l("Between 1 and %(n)d at a time.", n=MAX_ALLOCATION_COUNT))
@@ -436,6 +444,8 @@ def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **cha
     _check_choices(prefix.kind, status, usage)
     merged = {name: changes.get(name, getattr(prefix, name)) for name in EDITABLE_FIELDS if name != "holder"}
     _check_policy_fields(merged, prefix.width, prefix.prefix_len)
+    if "holder" in changes:
+        policy.require(actor, policy.Action.NAME_HOLDER, changes["holder"])
     for name, value in changes.items():
         if name == "holder":
             prefix.holder_id = value.id if value is not None else None

@@ -77,7 +77,7 @@ def prefix_list() -> str | Response:
     )  # fmt: skip
 
 
-@bp.get("/<int:prefix_id>")
+@bp.get("/<int(max=2147483647):prefix_id>")
 @allow(ANY_SIGNED_IN)
 def prefix_detail(prefix_id: int) -> str:
     prefix = _load(prefix_id)
@@ -88,20 +88,22 @@ def prefix_detail(prefix_id: int) -> str:
     return render_template(
         "ipam/prefix_detail.html",
         prefix=prefix,
-        path=queries.ancestors(db.session, prefix),
+        path=[
+            a for a in queries.ancestors(db.session, prefix) if policy.can(current_user, policy.Action.VIEW_PREFIX, a)
+        ],
         children=children,
         after=after,
         child_usage=queries.utilizations(db.session, children),
         child_counts=queries.child_counts(db.session, children),
         usage=operations.prefix_utilization(db.session, prefix, unit_length=48 if prefix.prefix_len < 48 else 64),
         free=operations.find_available(db.session, prefix, limit=20),
-        events=object_history(db.session, "prefix", prefix.network),
+        events=object_history(db.session, "prefix", prefix.network, since=prefix.created_at),
         can_allocate=policy.can(current_user, policy.Action.ALLOCATE_FROM, prefix),
         can_change=policy.can(current_user, policy.Action.CHANGE_PREFIX, prefix),
     )
 
 
-@bp.get("/<int:prefix_id>/children")
+@bp.get("/<int(max=2147483647):prefix_id>/children")
 @allow(ANY_SIGNED_IN)
 def children_fragment(prefix_id: int) -> str:
     """One page of a prefix's children as table rows, fetched when a tree level is expanded."""
@@ -116,7 +118,7 @@ def children_fragment(prefix_id: int) -> str:
     )  # fmt: skip
 
 
-@bp.get("/<int:prefix_id>/map")
+@bp.get("/<int(max=2147483647):prefix_id>/map")
 @allow(ANY_SIGNED_IN)
 def space_map(prefix_id: int) -> str:
     prefix = _load(prefix_id)
@@ -148,7 +150,7 @@ def _create_from_form(form: PrefixForm) -> Prefix:
     )  # fmt: skip
 
 
-@bp.route("/<int:prefix_id>/edit", methods=["GET", "POST"])
+@bp.route("/<int(max=2147483647):prefix_id>/edit", methods=["GET", "POST"])
 @allow(policy.Action.REGISTER_PREFIXES)
 def prefix_edit(prefix_id: int) -> str | Response:
     prefix = _load(prefix_id)
@@ -167,8 +169,10 @@ def prefix_edit(prefix_id: int) -> str | Response:
 
 
 def _update_from_form(prefix: Prefix, form: PrefixEditForm) -> Prefix:
+    # An empty holder field leaves the holder as it is.
+    holder = {"holder": _holder(form.holder.data)} if form.holder.data else {}
     return operations.update_prefix(
-        db.session, prefix, actor=current_user, status=form.status.data, holder=_holder(form.holder.data),
+        db.session, prefix, actor=current_user, status=form.status.data, **holder,
         usage=form.usage.data or None, description=form.description.data or None,
         child_min_len=form.child_min_len.data, child_max_len=form.child_max_len.data,
         child_default_len=form.child_default_len.data, default_strategy=form.default_strategy.data or None,
@@ -176,7 +180,7 @@ def _update_from_form(prefix: Prefix, form: PrefixEditForm) -> Prefix:
     )  # fmt: skip
 
 
-@bp.route("/<int:prefix_id>/allocate", methods=["GET", "POST"])
+@bp.route("/<int(max=2147483647):prefix_id>/allocate", methods=["GET", "POST"])
 @allow(policy.Action.REGISTER_PREFIXES)
 def allocate(prefix_id: int) -> str | Response:
     parent = _load(prefix_id)
@@ -218,7 +222,7 @@ def _allocate_from_form(parent: Prefix, form: AllocateForm) -> list[Prefix]:
     )
 
 
-@bp.post("/<int:prefix_id>/release")
+@bp.post("/<int(max=2147483647):prefix_id>/release")
 @allow(policy.Action.REGISTER_PREFIXES)
 def release(prefix_id: int) -> Response:
     prefix = _load(prefix_id)

@@ -269,3 +269,50 @@ def _redis_rate_limit_check(create_app, database, url: str) -> None:  # type: ig
     finally:
         assert database.engine is not None
         database.engine.dispose()
+
+
+# --- findings of a security review -------------------------------------------------------------------------
+
+
+def test_a_carrier_cannot_cover_other_organizations_prefixes(client: FlaskClient, create_user, create_org, db) -> None:
+    from core.errors import DomainError
+
+    mine, theirs = create_org(kind="carrier", code="cov-mine"), create_org(kind="carrier", code="cov-theirs")
+    add_prefix(db, "2001:db8:c000::/34", actor=None, kind="allocation", holder=theirs)
+    actor = create_user(role="carrier", organization=mine)
+    with pytest.raises(DomainError, match="2001:db8:c000::/34"):
+        add_prefix(db, "2001:db8:8000::/33", actor=actor, kind="aggregate", holder=mine)
+
+
+def test_an_enterprise_records_only_itself_as_holder(create_user, create_org, db) -> None:
+    from core.errors import PermissionDenied
+
+    carrier, factory, other = (create_org(kind="carrier"), create_org(kind="enterprise"), create_org(kind="enterprise"))
+    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    (site,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=factory, actor=None)
+    actor = create_user(role="enterprise", organization=factory)
+    with pytest.raises(PermissionDenied):
+        allocate_prefixes(db, site, AllocationRequest(64, kind="subnet"), holder=other, actor=actor)
+    assert allocate_prefixes(db, site, AllocationRequest(64, kind="subnet"), holder=factory, actor=actor)
+
+
+def test_password_change_ends_older_tokens_and_admins_can_revoke_any(
+    client: FlaskClient, create_user, login_as, db
+) -> None:
+    user = create_user(role="carrier")
+    _token, secret = make_token(db, user)
+    operations.reset_password(db, user, new="a brand new passphrase", actor=None)
+    db.flush()
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+    other = create_user(role="carrier")
+    token, secret2 = make_token(db, other)
+    login_as("regulator-admin")
+    post_form(client, f"/account/tokens/{token.id}/revoke", {}, form_page="/account")
+    assert client.get("/api/v1/me", headers=bearer(secret2)).status_code == 401
+
+
+@pytest.mark.parametrize("url", ["/prefixes/99999999999999999999", "/api/v1/prefixes/99999999999999999999",
+                                 "/organizations?page=²", "/audit?since=0001-01-01&until=9999-12-31"])  # fmt: skip
+def test_extreme_inputs_are_not_server_errors(client: FlaskClient, login_as, url: str) -> None:
+    login_as("regulator-admin")
+    assert client.get(url).status_code in (200, 404)

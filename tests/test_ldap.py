@@ -140,3 +140,17 @@ def test_no_password_is_logged(ldap_app, client: FlaskClient, caplog: pytest.Log
 
 def test_fixture_config_points_at_a_real_server(directory: Directory) -> None:
     assert Path("/usr/sbin/slapd").exists() and directory.process.poll() is None
+
+
+def test_directory_names_ignore_case_for_accounts_and_lockout(ldap_app, client: FlaskClient, db: Session) -> None:
+    assert sign_in(client, "Alice", "alice-directory-pw").status_code == 302
+    user = db.scalar(select(User).where(User.username == "alice"))
+    assert user is not None and db.scalar(select(User).where(User.username == "Alice")) is None
+    user.active = False
+    db.flush()
+    for spelling in ("alice", "ALICE", "aLiCe"):
+        assert sign_in(ldap_app.test_client(), spelling, "alice-directory-pw").status_code == 200
+    for spelling in ("ALIce", "alicE", "AlIcE"):
+        sign_in(ldap_app.test_client(), spelling, "wrong")
+    failures = db.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "auth.login_failed")).all()
+    assert set(failures) == {"alice"}
