@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import ApiToken, AuditEvent, Organization, User
+from core.errors import ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,16 @@ def organization_list(q: str | None = None, kind: str | None = None) -> Select[t
 
 def organization_by_code(session: Session, code: str) -> Organization | None:
     return session.scalar(select(Organization).where(Organization.code == code))
+
+
+def organization_for_field(session: Session, code: str | None, field: str) -> Organization | None:
+    """The organization a form or API field names by short code; an unknown code is an error on that field."""
+    if not code or not code.strip():
+        return None
+    org = organization_by_code(session, code.strip())
+    if org is None:
+        raise ValidationFailed.on(field, _l("No organization has the code %(code)s.", code=code.strip()))
+    return org
 
 
 def organization_users(session: Session, org: Organization) -> list[User]:

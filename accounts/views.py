@@ -90,7 +90,6 @@ def logout() -> Response:
 @bp.get("/")
 @allow(policy.Action.VIEW_DASHBOARD)
 def dashboard() -> str:
-    policy.require(current_user, policy.Action.VIEW_DASHBOARD)
     if policy.is_regulator(current_user):
         return render_template(
             "accounts/dashboard_regulator.html",
@@ -110,7 +109,6 @@ def dashboard() -> str:
 @bp.get("/organizations")
 @allow(policy.Action.LIST_ORGANIZATIONS)
 def organization_list() -> str:
-    policy.require(current_user, policy.Action.LIST_ORGANIZATIONS)
     q = request.args.get("q", "").strip()[:100]
     kind = request.args.get("kind", "")
     kind = kind if kind in {k.value for k in OrgKind} else ""
@@ -146,7 +144,6 @@ def organization_detail(code: str) -> str:
 @bp.route("/organizations/new", methods=["GET", "POST"])
 @allow(policy.Action.MANAGE_ORGANIZATIONS)
 def organization_create() -> str | Response:
-    policy.require(current_user, policy.Action.MANAGE_ORGANIZATIONS)
     form = OrganizationForm()
     if form.validate_on_submit():
         org = run_form_operation(
@@ -231,7 +228,6 @@ def token_revoke(token_id: int) -> Response:
 @bp.get("/users")
 @allow(policy.Action.MANAGE_USERS)
 def user_list() -> str:
-    policy.require(current_user, policy.Action.MANAGE_USERS)
     q = request.args.get("q", "").strip()[:64]
     page = paginate(db.session, queries.user_list(q or None), page_number())
     return render_template("accounts/user_list.html", page=page, q=q)
@@ -240,7 +236,6 @@ def user_list() -> str:
 @bp.route("/users/new", methods=["GET", "POST"])
 @allow(policy.Action.MANAGE_USERS)
 def user_create() -> str | Response:
-    policy.require(current_user, policy.Action.MANAGE_USERS)
     form = UserCreateForm()
     if form.validate_on_submit():
         created = run_form_operation(form, _create_user_from_form, form)
@@ -267,7 +262,6 @@ def _create_user_from_form(form: UserCreateForm) -> User:
 @bp.route("/users/<username>", methods=["GET", "POST"])
 @allow(policy.Action.MANAGE_USERS)
 def user_detail(username: str) -> str | Response:
-    policy.require(current_user, policy.Action.MANAGE_USERS)
     user = queries.user_by_username(db.session, username)
     if user is None:
         abort(404)
@@ -286,7 +280,6 @@ def user_detail(username: str) -> str | Response:
 @bp.post("/users/<username>/active")
 @allow(policy.Action.MANAGE_USERS)
 def user_set_active(username: str) -> Response:
-    policy.require(current_user, policy.Action.MANAGE_USERS)
     user = queries.user_by_username(db.session, username)
     if user is None:
         abort(404)
@@ -321,7 +314,6 @@ def _audit_filter(form: AuditFilterForm) -> queries.AuditFilter:
 @bp.get("/audit")
 @allow(policy.Action.VIEW_AUDIT)
 def audit_list() -> str:
-    policy.require(current_user, policy.Action.VIEW_AUDIT)
     form = AuditFilterForm(request.args)
     flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
     page = paginate(db.session, queries.audit_events(flt), page_number())
@@ -331,7 +323,6 @@ def audit_list() -> str:
 @bp.get("/audit.csv")
 @allow(policy.Action.VIEW_AUDIT)
 def audit_csv() -> Response:
-    policy.require(current_user, policy.Action.VIEW_AUDIT)
     form = AuditFilterForm(request.args)
     flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
     # Read inside the request (the session ends with it); the download then streams from memory.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
@@ -13,7 +12,6 @@ from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
 from core.api import API_PREFIX
-from core.errors import ValidationFailed
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
 from ipam import operations, queries
@@ -53,12 +51,7 @@ def load_visible(prefix_id: int) -> Prefix:
 
 
 def holder_by_code(code: str | None, field: str = "holder") -> Organization | None:
-    if code is None:
-        return None
-    org = account_queries.organization_by_code(db.session, code)
-    if org is None:
-        raise ValidationFailed.on(field, _l("No organization has the code %(code)s.", code=code))
-    return org
+    return account_queries.organization_for_field(db.session, code, field)
 
 
 @blp.route("")
@@ -70,7 +63,10 @@ class Prefixes(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Prefixes visible to the caller in address order, with cursor pagination."""
         if args["q"]:
-            found = queries.most_specific_visible(db.session, args["q"], current_user) if _parses(args["q"]) else None
+            try:
+                found = queries.most_specific_visible(db.session, args["q"], current_user)
+            except ValueError:  # not an address or prefix: nothing contains it
+                found = None
             return {"items": [found] if found is not None else [], "next_cursor": None}
         flt = queries.PrefixFilter(
             within=operations.parse_prefix(args["within"], "within") if args["within"] else None,
@@ -94,16 +90,6 @@ class Prefixes(MethodView):
         return operations.add_prefix(
             db.session, text, actor=current_user, holder=holder, source=Source.API.value, **data
         )
-
-
-def _parses(text: str) -> bool:
-    try:
-        from ipam.space import parse_net
-
-        parse_net(text, strict=False)
-    except ValueError:
-        return False
-    return True
 
 
 @blp.route("/<int(max=2147483647):prefix_id>")

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
-from core.errors import ValidationFailed
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
 from core.web import run_form_operation
@@ -35,12 +34,7 @@ def _load(prefix_id: int) -> Prefix:
 
 
 def _holder(code: str | None, field: str = "holder") -> Organization | None:
-    if not code:
-        return None
-    org = account_queries.organization_by_code(db.session, code.strip())
-    if org is None:
-        raise ValidationFailed.on(field, _("No organization has the code %(code)s.", code=code))
-    return org
+    return account_queries.organization_for_field(db.session, code, field)
 
 
 def _page_of(stmt: Any) -> tuple[list[Prefix], str | None]:
