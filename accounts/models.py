@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.choices import AuthSource, OrgKind, Role
@@ -31,6 +31,8 @@ class Organization(Base):
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # False for holders a carrier's import named and nobody has checked yet.
+    verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -38,7 +40,7 @@ class Organization(Base):
 
     AUDITED = (
         "kind", "code", "name", "name_en", "uscc", "division_code", "address",
-        "contact_name", "contact_phone", "contact_email",
+        "contact_name", "contact_phone", "contact_email", "verified",
     )  # fmt: skip
 
     @property

@@ -34,6 +34,8 @@ class Action(StrEnum):
     CHANGE_PREFIX = "change_prefix"
     REGISTER_PREFIXES = "register_prefixes"
     NAME_HOLDER = "name_holder"
+    IMPORT_RECORDS = "import_records"
+    VIEW_IMPORT = "view_import"
 
 
 def is_regulator(user: User) -> bool:
@@ -84,6 +86,16 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
                 return _holds(user, obj) and obj.kind == "subnet"
             # What an allocator holds, or handed out itself.
             return user.role in ALLOCATING_ROLES and (_holds(user, obj) or _holds(user, getattr(obj, "parent", None)))
+        case Action.IMPORT_RECORDS:
+            # obj: the allocating organization whose records are imported (None: may import at all)
+            if user.role == Role.REGULATOR_ADMIN.value:
+                return True
+            return user.role in ALLOCATING_ROLES and (obj is None or obj.id == user.organization_id)
+        case Action.VIEW_IMPORT:
+            # obj: an import batch (None: may see imports at all)
+            if is_regulator(user):
+                return True
+            return user.role in ALLOCATING_ROLES and (obj is None or obj.carrier_id == user.organization_id)
     return False
 
 

@@ -2,7 +2,7 @@
 
 import importlib
 
-MODEL_MODULES = ("accounts.models", "ipam.models")
+MODEL_MODULES = ("accounts.models", "ipam.models", "importers.models")
 
 
 def import_all_models() -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from importers.records import AllocationRecord, Problem
-from ipam.space import parse_net, range_to_blocks
+from importers.records import N_, AddressError, AllocationRecord, Problem, address_problem, blocks_of
+from ipam.space import range_to_blocks
 
 STATUS_KINDS = {"allocated": "allocation", "assigned": "assignment", "reserved": "reserved"}
 
@@ -45,16 +45,16 @@ def parse_rir(lines: Iterable[str], summary: RirSummary | None = None) -> Iterat
             counts.available += 1
             continue
         if status not in STATUS_KINDS:
-            yield Problem(number, "status", status, f"unknown status {status!r}")
+            yield Problem(number, "status", status, N_("unknown status %(status)s"), {"status": status})
             continue
         when = _date(registered)
         if registered and when is None:
-            yield Problem(number, "date", registered, "not a date in YYYYMMDD form")
+            yield Problem(number, "date", registered, N_("not a date in YYYYMMDD form"))
             continue
         try:
             blocks = _blocks(kind, start, value)
         except ValueError as exc:
-            yield Problem(number, "start" if "start" in str(exc) else "value", f"{start}|{value}", str(exc))
+            yield address_problem(number, "value" if isinstance(exc, _CountError) else "start", f"{start}|{value}", exc)
             continue
         if len(blocks) > 1:
             counts.split_ranges += 1
@@ -66,15 +66,19 @@ def parse_rir(lines: Iterable[str], summary: RirSummary | None = None) -> Iterat
             )  # fmt: skip
 
 
+class _CountError(AddressError):
+    pass
+
+
 def _blocks(kind: str, start: str, value: str) -> list:  # type: ignore[type-arg]
     if not value.isdigit():
-        raise ValueError(f"value {value!r} is not a number")
+        raise _CountError(N_("%(value)s is not a number"), value=value)
     if kind == "ipv6":
-        return [parse_net(f"{start}/{value}")]
-    first = parse_net(f"{start}/32")
+        return blocks_of(f"{start}/{value}")
+    (first,) = blocks_of(f"{start}/32")
     count = int(value)
     if count < 1 or first.start + count - 1 > 0xFFFFFFFF:
-        raise ValueError(f"value {value} does not fit after start {start}")
+        raise _CountError(N_("%(value)s addresses do not fit after %(start)s"), value=value, start=start)
     return list(range_to_blocks(first.start, first.start + count - 1, 32))
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from importers.records import AllocationRecord, Problem
-from ipam.space import parse_net, range_to_blocks
+from importers.records import AllocationRecord, Problem, address_problem, blocks_of
 
 OBJECT_CLASSES = ("inet6num", "inetnum")
 
@@ -69,7 +68,7 @@ def parse_rpsl(lines: Iterable[str], summary: RpslSummary | None = None) -> Iter
         try:
             blocks = _blocks(key)
         except ValueError as exc:
-            yield Problem(number, object_class, key, str(exc))
+            yield address_problem(number, object_class, key, exc)
             continue
         if len(blocks) > 1:
             counts.split_ranges += 1
@@ -85,14 +84,9 @@ def parse_rpsl(lines: Iterable[str], summary: RpslSummary | None = None) -> Iter
 
 def _blocks(key: str) -> list:  # type: ignore[type-arg]
     if "-" in key:
-        first_text, _, last_text = (part.strip() for part in key.partition("-"))
-        first, last = parse_net(first_text, strict=False), parse_net(last_text, strict=False)
-        if first.width != last.width:
-            raise ValueError("the range mixes IPv4 and IPv6")
-        if last.start < first.start:
-            raise ValueError("the range ends before it starts")
-        return list(range_to_blocks(first.start, last.start, first.width))
-    return [parse_net(key)]
+        first, _, last = (part.strip() for part in key.partition("-"))
+        return blocks_of(start=first, end=last)
+    return blocks_of(key)
 
 
 def _kind(status: str) -> str:

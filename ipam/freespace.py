@@ -3,6 +3,9 @@ transaction as the prefixes they describe.
 
 Every lookup probes the primary key (parent, length, start) or the sparse index once per candidate length and
 lets the database pick the winner, so its cost depends on the address width, never on the number of children.
+
+A prefix without children needs no rows: its whole space is free. Leaves (most prefixes: every assignment a
+carrier imports) therefore cost nothing here; the index of a prefix is written when it gets its first child.
 """
 
 from __future__ import annotations
@@ -95,21 +98,36 @@ def _probe(session: Session, parent_id: int, first: int, last: int, strategy: St
     return session.execute(_probe_statement(len(lengths), strategy), params)
 
 
+def is_untouched(session: Session, parent_id: int) -> bool:
+    """True when the prefix has neither index rows nor children: all of it is free."""
+    from ipam.models import Prefix
+
+    has_blocks = select(fb.c.parent_id).where(fb.c.parent_id == parent_id).limit(1)
+    has_children = select(Prefix.id).where(Prefix.parent_id == parent_id).limit(1)
+    return session.execute(has_blocks).first() is None and session.execute(has_children).first() is None
+
+
 def best_block(session: Session, parent_id: int, parent: Net, length: int, strategy: Strategy) -> Net | None:
     """The free block a strategy takes its next /length from, or None when nothing can hold a /length."""
     row = _probe(session, parent_id, parent.length, length, strategy).first()
-    return None if row is None else _net(row, parent.width)
+    if row is None:
+        return parent if length >= parent.length and is_untouched(session, parent_id) else None
+    return _net(row, parent.width)
 
 
 def first_blocks(session: Session, parent_id: int, parent: Net, length: int, limit: int) -> list[Net]:
     """The first ``limit`` free blocks that can hold a /length, in address order."""
-    return [_net(row, parent.width) for row in _probe(session, parent_id, parent.length, length, None, limit)]
+    found = [_net(row, parent.width) for row in _probe(session, parent_id, parent.length, length, None, limit)]
+    if not found and limit > 0 and length >= parent.length and is_untouched(session, parent_id):
+        return [parent]
+    return found
 
 
 def all_blocks(session: Session, parent_id: int, parent: Net) -> list[Net]:
     """Every free block of the prefix in address order (reads the whole index of that prefix)."""
     stmt = select(fb.c.prefix_len, fb.c.start).where(fb.c.parent_id == parent_id).order_by(fb.c.start)
-    return [_net(row, parent.width) for row in session.execute(stmt)]
+    found = [_net(row, parent.width) for row in session.execute(stmt)]
+    return found if found or not is_untouched(session, parent_id) else [parent]
 
 
 def containing_block(session: Session, parent_id: int, parent: Net, net: Net) -> Net | None:
@@ -121,7 +139,9 @@ def containing_block(session: Session, parent_id: int, parent: Net, net: Net) ->
     row = session.execute(
         select(fb.c.prefix_len, fb.c.start).where(fb.c.parent_id == parent_id, or_(*keys)).limit(1)
     ).first()
-    return None if row is None else _net(row, parent.width)
+    if row is None:
+        return parent if parent.contains(net) and is_untouched(session, parent_id) else None
+    return _net(row, parent.width)
 
 
 def take(session: Session, parent_id: int, parent: Net, net: Net) -> bool:
@@ -175,7 +195,7 @@ def _delete_block(session: Session, parent_id: int, block: Net) -> bool:
     return bool(result.rowcount)
 
 
-def count_fitting(session: Session, parent_id: int, length: int) -> int:
+def count_fitting(session: Session, parent_id: int, parent: Net, length: int) -> int:
     """How many /length prefixes the free space holds (reads every free block: for error messages only)."""
     from sqlalchemy import func
 
@@ -184,16 +204,27 @@ def count_fitting(session: Session, parent_id: int, length: int) -> int:
         .where(fb.c.parent_id == parent_id, fb.c.prefix_len <= length)
         .group_by(fb.c.prefix_len)
     ).all()
+    if not counts and is_untouched(session, parent_id):
+        return 1 << (length - parent.length)
     return sum(n << (length - bits) for bits, n in counts)
 
 
-def add_many_leaves(session: Session, leaves: Sequence[tuple[int, Net]]) -> None:
-    """New prefixes with no children: each is one free block of itself."""
-    if leaves:
-        session.execute(
-            insert(fb),
-            [
-                {"parent_id": pid, "prefix_len": net.length, "start": to_key(net.start), "sparse_key": to_key(0)}
-                for pid, net in leaves
-            ],
-        )
+def rebuild(session: Session, parent_id: int, parent: Net, children: Iterable[Net]) -> int:
+    """Replace the index of ``parent`` by the free space around ``children`` (streamed in address order).
+
+    Used after bulk changes; returns the number of free blocks written. Written in chunks, so that ``children``
+    may be read from an open cursor of the same connection (PostgreSQL's COPY holds the connection)."""
+    import itertools
+
+    from core.db import bulk_insert
+    from ipam.space import gaps
+
+    session.execute(delete(fb).where(fb.c.parent_id == parent_id))
+    columns = ["parent_id", "prefix_len", "start", "sparse_key"]
+    blocks = (
+        (parent_id, b.length, to_key(b.start), to_key(sparse_key(parent, b.start))) for b in gaps(parent, children)
+    )
+    written = 0
+    while chunk := list(itertools.islice(blocks, 50_000)):
+        written += bulk_insert(session, fb, columns, chunk)
+    return written

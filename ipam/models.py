@@ -7,12 +7,13 @@ SQLite and PostgreSQL. PostgreSQL additionally keeps the network as ``cidr`` for
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -88,7 +89,8 @@ class Prefix(Base):
     usage: Mapped[str | None] = mapped_column(String(24))
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default=Source.MANUAL.value)
-    import_batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    import_batch_id: Mapped[int | None] = mapped_column(Integer, index=True)  # provenance: the import that wrote it
+    assigned_on: Mapped[date | None] = mapped_column(Date)  # 分配使用时间, as the allocator recorded it
     # Pool policy for children: allowed lengths, default length and strategy, nibble alignment.
     child_min_len: Mapped[int | None] = mapped_column(SmallInteger)
     child_max_len: Mapped[int | None] = mapped_column(SmallInteger)
@@ -105,7 +107,7 @@ class Prefix(Base):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="select")
 
     AUDITED = (
-        "network", "kind", "status", "holder_id", "parent_id", "usage", "description", "source",
+        "network", "kind", "status", "holder_id", "parent_id", "usage", "description", "source", "assigned_on",
         "child_min_len", "child_max_len", "child_default_len", "default_strategy", "nibble_aligned",
     )  # fmt: skip
 

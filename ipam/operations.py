@@ -266,8 +266,6 @@ def add_prefix(
         else:
             freespace.add_blocks(session, created.id, net, _free_of(net, adopted))
         session.expire_all()
-    else:
-        freespace.add_blocks(session, created.id, net, [net])
     _audit(session, actor, "prefix.create", created, after=snapshot(created))
     return created
 
@@ -352,7 +350,7 @@ def allocate_prefixes(
         block = freespace.best_block(session, parent.id, parent_net, request.length, request.strategy)
         if block is None:
             savepoint.rollback()
-            fits = freespace.count_fitting(session, parent.id, request.length)
+            fits = freespace.count_fitting(session, parent.id, parent_net, request.length)
             raise SpaceExhausted(
                 _l("%(parent)s has room for %(fits)d more /%(length)d, not %(count)d; nothing was allocated.",
                    parent=parent.network, fits=fits, length=request.length, count=request.count),
@@ -379,7 +377,6 @@ def allocate_prefixes(
     except IntegrityError:
         savepoint.rollback()
         raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
-    freespace.add_many_leaves(session, [(c.id, c.net) for c in created])
     savepoint.commit()
     for child in created:
         _audit(session, actor, "prefix.allocate", child, after=snapshot(child),
@@ -510,8 +507,6 @@ def bulk_add_leaves(
     """Add many new leaf prefixes under ``parent`` at once (imports, fixtures): bulk statements instead of one
     operation each, the same rules, and the parent's free-space index rebuilt exactly at the end."""
     from core.db import analyze_tables, bulk_insert
-    from ipam.models import FreeBlock
-    from ipam.space import free_blocks
 
     policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
     _check_choices(kind, PrefixStatus.ACTIVE.value, usage)
@@ -552,29 +547,11 @@ def bulk_add_leaves(
          holder_id, parent.id, usage, source, import_batch_id, False, now, actor_id, now, actor_id)
         for net in spread
     ))  # fmt: skip
-    # Each new leaf is one free block of itself; the parent's index is rebuilt from the complete child list.
-    new_keys = {(to_key(net.start), net.length) for net in new}
-    added_ids = [
-        row
-        for row in session.execute(
-            select(Prefix.id, Prefix.start, Prefix.prefix_len).where(Prefix.parent_id == parent.id)
-        )
-        if (row.start, row.prefix_len) in new_keys
-    ]
-    fb_columns = ["parent_id", "prefix_len", "start", "sparse_key"]
-    zero = to_key(0)
-    bulk_insert(
-        session, FreeBlock.__table__, fb_columns, ((pid, length, start, zero) for pid, start, length in added_ids)
-    )
-    session.execute(freespace.fb.delete().where(freespace.fb.c.parent_id == parent.id))
-    blocks = free_blocks(parent_net, everything)
-    blocks.sort(key=lambda b: (b.length, b.start))
-    bulk_insert(session, FreeBlock.__table__, fb_columns, (
-        (parent.id, b.length, to_key(b.start), to_key(sparse_key_of(parent_net, b.start))) for b in blocks
-    ))  # fmt: skip
+    # New leaves need no index rows (a childless prefix is all free); the parent's index is rebuilt.
+    freespace.rebuild(session, parent.id, parent_net, everything)
     if len(new) >= BULK_ANALYZE_THRESHOLD:
         # Fresh planner statistics after a large load, so the next allocation uses the indexes.
-        analyze_tables(session, [Prefix.__table__.name, FreeBlock.__table__.name])
+        analyze_tables(session, [Prefix.__table__.name, freespace.fb.name])
     record_event(
         session, actor=actor, action="prefix.bulk_add", object_type="prefix", object_id=parent.network,
         organization_id=parent.holder_id, summary=f"{len(new)} {kind} prefixes added under {parent.network}",

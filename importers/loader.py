@@ -1,0 +1,821 @@
+"""Loading an import batch: read the file once, stage it, decide with the planner, apply with set statements.
+
+    parse (streaming) ──► staging table ──► sorted ──┐
+    the carrier's blocks and the registry below ─────┴─► planner ──► change tables ──► prefix, free_block
+
+Nothing touches the registry until the whole file has been checked: an all-or-nothing import with errors
+changes nothing, and a dry run stops before applying. Python memory stays flat: the staging and change tables are
+temporary tables of this transaction, and both sides of the comparison are streamed in address order.
+Operations flush and never commit; the command or job that runs them owns the transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from accounts import policy
+from accounts.audit import record_event
+from accounts.choices import OrgKind
+from accounts.models import AuditEvent, Organization, User
+from core.context import current_origin
+from core.db import analyze_tables, bulk_insert, utcnow
+from importers.models import BatchStatus, Format, HolderReference, ImportBatch, ImportProblem, Mode
+from importers.plan import Attributes, Create, Existing, Holding, Move, Planner, Reject, Remove, Row, Unchanged, Update
+from importers.records import N_, AllocationRecord, Problem, UnreadableFile
+from ipam import freespace
+from ipam.choices import PrefixKind, PrefixStatus, Source
+from ipam.models import Prefix, from_key, to_key
+from ipam.space import Net, format_net, parse_net
+from ipam.space import sparse_key as sparse_key_of
+
+ALLOCATING_ORG_KINDS = (OrgKind.REGISTRY.value, OrgKind.CARRIER.value, OrgKind.ALLOCATOR.value)
+CHUNK = 20_000
+PREVIEW_SAMPLES = 20
+MAX_VALUE_LENGTH = 500
+ANALYZE_AFTER = 10_000
+
+# -- temporary tables of one import (dropped at the end of it) -----------------------------------------------
+
+_temporary = MetaData()
+
+
+def _temp(name: str, *columns: Column[Any]) -> Table:
+    return Table(name, _temporary, *columns, prefixes=["TEMPORARY"])
+
+
+stage = _temp(
+    "import_stage",
+    Column("line", Integer), Column("family", SmallInteger), Column("start", LargeBinary(16)),
+    Column("prefix_len", SmallInteger), Column("kind", String(16)), Column("holder_id", Integer),
+    Column("usage", String(24)), Column("description", Text), Column("assigned_on", Date),
+)  # fmt: skip
+new_rows = _temp(
+    "import_new",
+    Column("family", SmallInteger), Column("start", LargeBinary(16)), Column("last", LargeBinary(16)),
+    Column("prefix_len", SmallInteger), Column("network", String(43)), Column("kind", String(16)),
+    Column("holder_id", Integer), Column("usage", String(24)), Column("description", Text),
+    Column("assigned_on", Date), Column("parent_start", LargeBinary(16)), Column("parent_len", SmallInteger),
+    Column("depth", SmallInteger), Column("spread", LargeBinary(16)),
+)  # fmt: skip
+changes = _temp(
+    "import_change",
+    Column("prefix_id", Integer), Column("kind", String(16)), Column("holder_id", Integer),
+    Column("usage", String(24)), Column("description", Text), Column("assigned_on", Date),
+    Column("parent_start", LargeBinary(16)), Column("parent_len", SmallInteger), Column("moved", Boolean),
+)  # fmt: skip
+drops = _temp("import_drop", Column("prefix_id", Integer), Column("prefix_len", SmallInteger))
+# Changes to records that existed before are audited one by one, like any other change of a prefix.
+audits = _temp(
+    "import_audit", Column("action", String(40)), Column("object_id", String(64)), Column("organization_id", Integer),
+    Column("changes", Text),
+)  # fmt: skip
+holders_map = _temp("import_holder", Column("placeholder", Integer), Column("organization_id", Integer))
+TEMP_TABLES = (stage, new_rows, changes, drops, holders_map, audits)
+
+
+# -- holders --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HolderSpec:
+    """A holder as the file names it. ``key`` decides identity: the USCC, else the carrier's id, else the name."""
+
+    key: tuple[str, str]
+    name: str
+    uscc: str | None = None
+    external_id: str | None = None
+    division: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    organization_id: int | None = None  # known organization; None: created by the import
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+class Holders:
+    def __init__(self) -> None:
+        self.specs: list[HolderSpec] = []
+        self._index: dict[tuple[str, str], int] = {}
+
+    def placeholder(self, record: AllocationRecord) -> int | None:
+        """A stand-in id for the record's holder: resolved to an organization before planning."""
+        if record.uscc:
+            key = ("uscc", record.uscc)
+        elif record.holder_id:
+            key = ("id", record.holder_id.strip()[:200])
+        elif record.holder_name:
+            key = ("name", _name_key(record.holder_name)[:200])
+        else:
+            return None
+        index = self._index.get(key)
+        if index is None:
+            index = len(self.specs)
+            self._index[key] = index
+            name = (record.holder_name or record.holder_id or record.uscc or "").strip()[:200]
+            self.specs.append(HolderSpec(
+                key, name, record.uscc, record.holder_id, record.division, record.contact_name,
+                record.contact_phone, record.contact_email,
+            ))  # fmt: skip
+        return -(index + 1)
+
+    def resolve(self, session: Session, carrier: Organization) -> None:
+        """Find the organizations the file means: by USCC anywhere, by the carrier's own ids and names."""
+        by_kind: dict[str, list[HolderSpec]] = {}
+        for spec in self.specs:
+            by_kind.setdefault(spec.key[0], []).append(spec)
+        for chunk in _chunks(by_kind.get("uscc", []), 500):
+            found = dict(session.execute(
+                select(Organization.uscc, Organization.id).where(Organization.uscc.in_([s.key[1] for s in chunk]))
+            ).tuples().all())  # fmt: skip
+            for spec in chunk:
+                spec.organization_id = found.get(spec.key[1])
+        for kind in ("id", "name"):
+            for chunk in _chunks(by_kind.get(kind, []), 500):
+                found = dict(session.execute(
+                    select(HolderReference.value, HolderReference.organization_id).where(
+                        HolderReference.carrier_id == carrier.id, HolderReference.kind == kind,
+                        HolderReference.value.in_([s.key[1] for s in chunk]),
+                    )
+                ).tuples().all())  # fmt: skip
+                for spec in chunk:
+                    spec.organization_id = found.get(spec.key[1])
+
+    def id_for(self, placeholder: int | None) -> int | None:
+        """The organization id to compare with the registry (the placeholder when the import creates it)."""
+        if placeholder is None:
+            return None
+        known = self.specs[-placeholder - 1].organization_id
+        return known if known is not None else placeholder
+
+    @property
+    def unknown(self) -> list[HolderSpec]:
+        return [spec for spec in self.specs if spec.organization_id is None]
+
+    def create_unknown(self, session: Session, carrier: Organization, actor: User | None) -> int:
+        """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them."""
+        created = 0
+        for spec in self.unknown:
+            code = spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
+            org = Organization(
+                kind=OrgKind.ENTERPRISE.value, code=code, name=spec.name or code, uscc=spec.uscc,
+                division_code=spec.division, contact_name=spec.contact_name, contact_phone=spec.contact_phone,
+                contact_email=spec.contact_email, verified=False,
+            )  # fmt: skip
+            session.add(org)
+            session.flush()
+            spec.organization_id = org.id
+            created += 1
+        references = {(k, v) for k, v, _ in session.execute(
+            select(HolderReference.kind, HolderReference.value, HolderReference.organization_id).where(
+                HolderReference.carrier_id == carrier.id)
+        ).tuples()} if self.specs else set()  # fmt: skip
+        rows = []
+        for spec in self.specs:
+            for kind, value in (("id", spec.external_id), ("name", _name_key(spec.name) if spec.name else None)):
+                if value and (kind, value[:200]) not in references and spec.organization_id is not None:
+                    references.add((kind, value[:200]))
+                    rows.append((carrier.id, kind, value[:200], spec.organization_id))
+        bulk_insert(session, HolderReference.__table__, ["carrier_id", "kind", "value", "organization_id"], rows)
+        bulk_insert(session, holders_map, ["placeholder", "organization_id"],
+                    ((-(i + 1), spec.organization_id) for i, spec in enumerate(self.specs)))  # fmt: skip
+        return created
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+
+
+class Meter:
+    """How far the reading got, for progress bars and the batch page."""
+
+    def __init__(self, total_bytes: int, report: Callable[[Meter], None] | None = None) -> None:
+        self.total_bytes = max(total_bytes, 1)
+        self.bytes = 0
+        self.rows = 0
+        self.phase = "reading"
+        self.started = time.monotonic()
+        self._report = report
+        self._last = 0.0
+
+    def tick(self, rows: int = 0, *, force: bool = False) -> None:
+        self.rows += rows
+        now = time.monotonic()
+        if self._report is not None and (force or now - self._last >= 0.5):
+            self._last = now
+            self._report(self)
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.tick(force=True)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / max(time.monotonic() - self.started, 1e-6)
+
+    @property
+    def fraction(self) -> float:
+        return min(self.bytes / self.total_bytes, 1.0)
+
+
+def read_records(path: Path, file_format: str, sheet: str | None, meter: Meter) -> Iterator[AllocationRecord | Problem]:
+    from importers import csvfile, rir, rpsl, xlsx
+    from importers.records import open_text
+
+    if file_format == Format.XLSX.value:
+        meter.bytes = meter.total_bytes  # the workbook is read whole by calamine
+        yield from xlsx.parse_xlsx(path, sheet)
+        return
+    if file_format == Format.CSV.value:
+        yield from _metered(csvfile.parse_csv(path), path, meter)
+        return
+    if path.stat().st_size == 0:
+        raise UnreadableFile(N_("the file is empty"))
+    try:
+        with open_text(path) as handle:
+            parser = rir.parse_rir(handle) if file_format == Format.RIR.value else rpsl.parse_rpsl(handle)
+            yield from _metered(parser, path, meter, handle)
+    except UnicodeDecodeError:
+        raise UnreadableFile(N_("the file is not UTF-8 text")) from None
+
+
+def _metered(items: Iterator[Any], path: Path, meter: Meter, handle: Any = None) -> Iterator[Any]:
+    raw = getattr(getattr(handle, "buffer", None), "tell", None)
+    for count, item in enumerate(items, start=1):
+        if count % 4096 == 0:
+            if raw is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    meter.bytes = raw()
+            else:
+                meter.bytes = min(meter.total_bytes, count * 60)
+        yield item
+    meter.bytes = meter.total_bytes
+
+
+# -- the carrier's blocks -------------------------------------------------------------------------------------
+
+
+def carrier_holdings(session: Session, carrier: Organization, scope: Iterable[str] | None = None) -> list[Prefix]:
+    """The outermost aggregates and allocations the carrier holds (those named in ``scope`` when given)."""
+    held = list(session.scalars(
+        select(Prefix).where(
+            Prefix.holder_id == carrier.id,
+            Prefix.kind.in_([PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value]),
+        ).order_by(Prefix.family, Prefix.start, Prefix.prefix_len)
+    ))  # fmt: skip
+    outermost: list[Prefix] = []
+    for prefix in held:
+        if not any(o.family == prefix.family and o.net.contains(prefix.net) for o in outermost[-1:]):
+            outermost.append(prefix)
+    if scope:
+        wanted = {format_net(parse_net(s)) for s in scope}
+        chosen = [p for p in outermost if p.network in wanted]
+        missing = wanted - {p.network for p in chosen}
+        if missing:
+            raise UnreadableFile(N_("%(carrier)s holds no block %(prefix)s"), carrier=carrier.name,
+                                 prefix=", ".join(sorted(missing)))  # fmt: skip
+        return chosen
+    return outermost
+
+
+def _existing(session: Session, holdings: list[Prefix], carrier: Organization) -> Iterator[Existing]:
+    """Every registered prefix below the carrier's blocks, in address order, streamed."""
+    in_file = (
+        select(stage.c.line)
+        .where(stage.c.family == Prefix.family, stage.c.start == Prefix.start, stage.c.prefix_len == Prefix.prefix_len)
+        .exists()
+    )
+    for holding in holdings:
+        statement = (
+            select(
+                Prefix.id,
+                Prefix.family,
+                Prefix.start,
+                Prefix.prefix_len,
+                Prefix.parent_id,
+                Prefix.kind,
+                Prefix.holder_id,
+                Prefix.usage,
+                Prefix.description,
+                Prefix.assigned_on,
+                Organization.name,
+                Organization.kind,
+                in_file,
+            )
+            .outerjoin(Organization, Organization.id == Prefix.holder_id)
+            .where(
+                Prefix.family == holding.family,
+                Prefix.start >= holding.start,
+                Prefix.start <= holding.last,
+                Prefix.prefix_len > holding.prefix_len,
+            )
+            .order_by(Prefix.family, Prefix.start, Prefix.prefix_len)
+        )
+        width = holding.width
+        for row in session.execute(statement, execution_options={"yield_per": CHUNK}):
+            (
+                pid,
+                _family,
+                start,
+                length,
+                parent_id,
+                kind,
+                holder_id,
+                usage,
+                description,
+                assigned_on,
+                name,
+                org_kind,
+                found,
+            ) = row
+            yield Existing(
+                id=pid, net=Net(from_key(start), length, width), parent_id=parent_id,
+                attributes=Attributes(kind, holder_id, usage, description, assigned_on), holder_name=name,
+                foreign_allocator=org_kind in ALLOCATING_ORG_KINDS and holder_id != carrier.id, in_file=bool(found),
+            )  # fmt: skip
+
+
+def _staged_rows(session: Session, holders: Holders) -> Iterator[Row]:
+    statement = select(stage).order_by(stage.c.family, stage.c.start, stage.c.prefix_len, stage.c.line)
+    for row in session.execute(statement, execution_options={"yield_per": CHUNK}):
+        width = 32 if row.family == 4 else 128
+        attributes = Attributes(row.kind, holders.id_for(row.holder_id), row.usage, row.description, row.assigned_on)
+        yield Row(row.line, Net(from_key(row.start), row.prefix_len, width), attributes)
+
+
+# -- the batch ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("rows", "created", "updated", "unchanged", "removed", "skipped", "errors", "holders_created", "other_family"),
+        0))  # fmt: skip
+    removed_below: int = 0
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"create": [], "update": [], "remove": []})
+    touched: set[tuple[int, int, int]] = field(default_factory=set)  # parents whose children change (keys)
+    touched_ids: set[int] = field(default_factory=set)
+
+
+class ProblemWriter:
+    """Problems go to the batch as they are found, in chunks (a bad file may have a million)."""
+
+    columns = ("batch_id", "line", "sheet", "column", "value", "message", "params")
+
+    def __init__(self, session: Session, batch: ImportBatch) -> None:
+        self.session, self.batch_id, self.pending, self.count, self.first_lines = session, batch.id, [], 0, []
+
+    def add(self, problem: Problem) -> None:
+        """Held until ``flush``: the caller flushes when the connection is free (not inside a COPY)."""
+        self.count += 1
+        self.pending.append((self.batch_id, problem.line, problem.sheet, problem.column[:32],
+                             str(problem.value)[:MAX_VALUE_LENGTH], problem.message[:300], dict(problem.params) or None))  # fmt: skip
+
+    def flush(self) -> None:
+        if self.pending:
+            table = ImportProblem.__table__
+            self.session.execute(insert(table), [dict(zip(self.columns, row, strict=True)) for row in self.pending])
+            self.pending = []
+
+
+def start_batch(
+    session: Session,
+    *,
+    actor: User | None,
+    carrier: Organization,
+    path: Path,
+    file_name: str,
+    file_format: str,
+    mode: str = Mode.DELTA.value,
+    dry_run: bool = False,
+    allow_partial: bool = False,
+    sheet: str | None = None,
+    scope: list[str] | None = None,
+    family: int | None = None,
+) -> ImportBatch:
+    """Record a new import of ``path`` (already stored where the worker can read it)."""
+    from importers.records import sha256_of
+
+    policy.require(actor, policy.Action.IMPORT_RECORDS, carrier)
+    if carrier.kind not in ALLOCATING_ORG_KINDS:
+        from core.errors import ValidationFailed
+
+        raise ValidationFailed.on("carrier", N_("Only registries, carriers and allocators import allocation records."))
+    batch = ImportBatch(
+        carrier_id=carrier.id, actor_id=actor.id if actor is not None else None, file_name=file_name[:255],
+        stored_path=str(path), sha256=sha256_of(path), size=path.stat().st_size, format=file_format, sheet=sheet,
+        mode=mode, scope=scope or None, family=family, dry_run=dry_run, allow_partial=allow_partial,
+        status=BatchStatus.QUEUED.value,
+    )  # fmt: skip
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter: Meter | None = None) -> ImportBatch:
+    """Validate the batch's file and (unless a dry run, or errors in an all-or-nothing import) load it."""
+    carrier = batch.carrier
+    policy.require(actor, policy.Action.IMPORT_RECORDS, carrier)
+    meter = meter or Meter(batch.size)
+    batch.status, batch.started_at = BatchStatus.RUNNING.value, utcnow()
+    previous = session.scalar(
+        select(ImportBatch.id).where(
+            ImportBatch.carrier_id == carrier.id, ImportBatch.sha256 == batch.sha256, ImportBatch.id != batch.id,
+            ImportBatch.status == BatchStatus.LOADED.value,
+        ).order_by(ImportBatch.id.desc()).limit(1)
+    )  # fmt: skip
+    batch.same_content_as_id = previous
+    problems = ProblemWriter(session, batch)
+    outcome = Outcome()
+    connection = session.connection()
+    for table in TEMP_TABLES:
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    try:
+        try:
+            holdings = carrier_holdings(session, carrier, batch.scope)
+            if not holdings:
+                raise UnreadableFile(N_("%(carrier)s holds no aggregate or allocation to import into"),
+                                     carrier=carrier.name)  # fmt: skip
+            holders = Holders()
+            _stage(session, batch, holders, problems, outcome, meter)
+        except UnreadableFile as exc:
+            batch.message, batch.message_params = exc.template, {k: str(v) for k, v in exc.params.items()}
+            return _finish(batch, BatchStatus.FAILED, outcome, problems)
+        meter.set_phase("checking")
+        holders.resolve(session, carrier)
+        _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
+        outcome.counts["holders_created"] = len(holders.unknown)
+        problems.flush()
+        if batch.dry_run:
+            return _finish(batch, BatchStatus.PREVIEWED, outcome, problems, holders)
+        if outcome.counts["errors"] and not batch.allow_partial:
+            return _finish(batch, BatchStatus.REJECTED, outcome, problems, holders)
+        meter.set_phase("loading")
+        outcome.counts["holders_created"] = holders.create_unknown(session, carrier, actor)
+        _apply(session, batch, actor, outcome)
+        meter.set_phase("indexing")
+        _rebuild_free_space(session, outcome)
+        _audit(session, batch, actor, outcome)
+        return _finish(batch, BatchStatus.LOADED, outcome, problems, holders)
+    finally:
+        for table in reversed(TEMP_TABLES):
+            table.drop(connection, checkfirst=True)
+        meter.set_phase("done")
+
+
+def _stage(session: Session, batch: ImportBatch, holders: Holders, problems: ProblemWriter, outcome: Outcome,
+           meter: Meter) -> None:  # fmt: skip
+    counts = outcome.counts
+    lines_with_problems: set[int] = set()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for item in read_records(Path(batch.stored_path or ""), batch.format, batch.sheet, meter):
+            meter.tick(1)
+            if isinstance(item, Problem):
+                problems.add(item)
+                if item.line not in lines_with_problems:
+                    lines_with_problems.add(item.line)
+                    counts["skipped"] += 1
+                continue
+            if batch.family is not None and item.prefix.family != batch.family:
+                counts["other_family"] += 1
+                continue
+            counts["rows"] += 1
+            holder = holders.placeholder(item)
+            description = item.description or item.netname
+            yield (item.line, item.prefix.family, to_key(item.prefix.start), item.prefix.length, item.kind, holder,
+                   item.usage, description[:2000] if description else None, item.registered)  # fmt: skip
+
+    columns = ["line", "family", "start", "prefix_len", "kind", "holder_id", "usage", "description", "assigned_on"]
+    # In chunks: PostgreSQL's COPY holds the connection, and problems are written between chunks.
+    for chunk in _chunks_of(rows(), CHUNK):
+        bulk_insert(session, stage, columns, chunk)
+        problems.flush()
+    counts["rows"] += counts["skipped"]
+    session.execute(text("CREATE INDEX ix_import_stage_key ON import_stage (family, start, prefix_len)"))
+
+
+def _plan(session: Session, batch: ImportBatch, carrier: Organization, holdings: list[Prefix], holders: Holders,
+          problems: ProblemWriter, outcome: Outcome, meter: Meter) -> None:  # fmt: skip
+    planner = Planner(mode_snapshot=batch.mode == Mode.SNAPSHOT.value, carrier_name=carrier.name)
+    counts, samples = outcome.counts, outcome.samples
+    plain_holdings = [Holding(h.id, h.net, h.kind) for h in holdings]
+    holding_nets = {h.id: h.net for h in holdings}
+    new_buffer: list[tuple[Any, ...]] = []
+    change_buffer: list[tuple[Any, ...]] = []
+    drop_buffer: list[tuple[int, int]] = []
+    audit_buffer: list[tuple[Any, ...]] = []
+    rejected_lines: set[int] = set()
+    parent_of_existing: dict[int, int | None] = {}
+
+    def flush() -> None:
+        bulk_insert(session, new_rows, [c.name for c in new_rows.c], new_buffer)
+        bulk_insert(session, changes, [c.name for c in changes.c], change_buffer)
+        bulk_insert(session, drops, [c.name for c in drops.c], drop_buffer)
+        bulk_insert(session, audits, [c.name for c in audits.c], audit_buffer)
+        new_buffer.clear(), change_buffer.clear(), drop_buffer.clear(), audit_buffer.clear()
+
+    events = planner.plan(plain_holdings, _existing(session, holdings, carrier), _staged_rows(session, holders))
+    # The planner reads from open cursors; what it decides is written once the reading is done (SQLite must not
+    # write the staging table's connection mid-read), in chunks through the change tables.
+    for event in events:
+        if isinstance(event, Create):
+            row, net = event.row, event.row.net
+            a = row.attributes
+            holding_root = _root_key(event.parent, holding_nets)
+            new_buffer.append((net.family, to_key(net.start), to_key(net.last), net.length, format_net(net), a.kind,
+                               a.holder_id, a.usage, a.description, a.assigned_on, to_key(event.parent.start),
+                               event.parent.length, event.depth, to_key(sparse_key_of(holding_root, net.start))))  # fmt: skip
+            outcome.touched.add(_key(event.parent))
+            counts["created"] += 1
+            _sample(samples["create"], prefix=format_net(net), line=row.line, kind=a.kind)
+        elif isinstance(event, Update):
+            a, existing = event.row.attributes, event.existing
+            parent = event.parent
+            change_buffer.append((existing.id, a.kind, a.holder_id, a.usage, a.description, a.assigned_on,
+                                  to_key(parent.start) if parent else None, parent.length if parent else None,
+                                  parent is not None))  # fmt: skip
+            if parent is not None:
+                outcome.touched.add(_key(parent))
+                if existing.parent_id is not None:
+                    outcome.touched_ids.add(existing.parent_id)
+            counts["updated"] += 1
+            diff = {k: [_plain(v[0]), _plain(v[1])] for k, v in event.changes.items()}
+            if parent is not None:
+                diff["parent"] = [None, format_net(parent)]
+            _sample(samples["update"], prefix=format_net(existing.net), line=event.row.line, changes=diff)
+            audit_buffer.append(("prefix.update", format_net(existing.net), existing.attributes.holder_id,
+                                 json.dumps(diff, ensure_ascii=False)))  # fmt: skip
+        elif isinstance(event, Unchanged):
+            counts["unchanged"] += 1
+        elif isinstance(event, Move):
+            existing = event.existing
+            change_buffer.append((existing.id, *_same(existing.attributes), to_key(event.parent.start),
+                                  event.parent.length, True))  # fmt: skip
+            outcome.touched.add(_key(event.parent))
+            if existing.parent_id is not None:
+                outcome.touched_ids.add(existing.parent_id)
+        elif isinstance(event, Remove):
+            existing = event.existing
+            drop_buffer.append((existing.id, existing.net.length))
+            parent_of_existing[existing.id] = existing.parent_id
+            if event.record:
+                counts["removed"] += 1
+                _sample(samples["remove"], prefix=format_net(existing.net), holder=existing.holder_name)
+                audit_buffer.append(("prefix.release", format_net(existing.net), existing.attributes.holder_id,
+                                     json.dumps({"network": [format_net(existing.net), None]})))  # fmt: skip
+            else:
+                outcome.removed_below += 1
+            if existing.parent_id is not None:
+                outcome.touched_ids.add(existing.parent_id)
+        elif isinstance(event, Reject):
+            problems.add(event.problem)
+            if event.row.line not in rejected_lines:
+                rejected_lines.add(event.row.line)
+                counts["skipped"] += 1
+        if len(new_buffer) + len(change_buffer) + len(drop_buffer) + len(audit_buffer) >= CHUNK:
+            flush()
+            problems.flush()
+        meter.tick()
+    flush()
+    counts["errors"] = problems.count
+    # Parents that are themselves removed need no new index.
+    outcome.touched_ids -= set(parent_of_existing)
+
+
+def _same(a: Attributes) -> tuple[Any, ...]:
+    return (a.kind, a.holder_id, a.usage, a.description, a.assigned_on)
+
+
+def _key(net: Net) -> tuple[int, int, int]:
+    return net.family, net.start, net.length
+
+
+def _root_key(parent: Net, holdings: dict[int, Net]) -> Net:
+    for net in holdings.values():
+        if net.family == parent.family and net.contains(parent):
+            return net
+    return parent
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _sample(target: list[dict[str, Any]], **values: Any) -> None:
+    if len(target) < PREVIEW_SAMPLES:
+        target.append(values)
+
+
+def _apply(session: Session, batch: ImportBatch, actor: User | None, outcome: Outcome) -> None:
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        # New prefixes may briefly sit beside ones this import removes or moves; checked again at commit.
+        session.execute(text("SET CONSTRAINTS ex_prefix_siblings_overlap DEFERRED"))
+    now, actor_id = utcnow(), actor.id if actor is not None else None
+    holder = select(holders_map.c.organization_id).where(holders_map.c.placeholder == new_rows.c.holder_id)
+    holder_id = func.coalesce(holder.scalar_subquery(), new_rows.c.holder_id)
+    depths = [d for (d,) in session.execute(select(new_rows.c.depth).distinct().order_by(new_rows.c.depth))]
+    parent = Prefix.__table__.alias("parent")
+    network = func.cast(new_rows.c.network, Prefix.__table__.c.network.type) if postgres else new_rows.c.network
+    status = case((new_rows.c.kind == PrefixKind.RESERVED.value, PrefixStatus.RESERVED.value),
+                  else_=PrefixStatus.ACTIVE.value)  # fmt: skip
+    target = ["family", "start", "last", "prefix_len", "network", "kind", "status", "holder_id", "parent_id", "usage",
+              "description", "assigned_on", "source", "import_batch_id", "nibble_aligned", "created_at",
+              "created_by_id", "updated_at", "updated_by_id"]  # fmt: skip
+    for depth in depths:
+        source = (
+            select(
+                new_rows.c.family,
+                new_rows.c.start,
+                new_rows.c.last,
+                new_rows.c.prefix_len,
+                network,
+                new_rows.c.kind,
+                status,
+                holder_id,
+                parent.c.id,
+                new_rows.c.usage,
+                new_rows.c.description,
+                new_rows.c.assigned_on,
+                bindparam("source", Source.IMPORT.value),
+                bindparam("batch", batch.id),
+                bindparam("nibble", False),
+                bindparam("now1", now, type_=Prefix.__table__.c.created_at.type),
+                bindparam("actor1", actor_id, type_=Integer),
+                bindparam("now2", now, type_=Prefix.__table__.c.created_at.type),
+                bindparam("actor2", actor_id, type_=Integer),
+            )
+            .join(
+                parent,
+                and_(
+                    parent.c.family == new_rows.c.family,
+                    parent.c.start == new_rows.c.parent_start,
+                    parent.c.prefix_len == new_rows.c.parent_len,
+                ),
+            )
+            .where(new_rows.c.depth == depth)
+            .order_by(new_rows.c.spread if postgres else new_rows.c.start)
+        )
+        session.execute(insert(Prefix.__table__).from_select(target, source))
+    # Changed records and records that move below a new parent.
+    if session.scalar(select(func.count()).select_from(changes)):
+        change = changes.alias("c")
+
+        def value_of(column: str) -> Any:
+            return select(change.c[column]).where(change.c.prefix_id == Prefix.id).scalar_subquery()
+
+        new_parent = (
+            select(parent.c.id)
+            .join(
+                change,
+                and_(
+                    parent.c.family == Prefix.family,
+                    parent.c.start == change.c.parent_start,
+                    parent.c.prefix_len == change.c.parent_len,
+                ),
+            )
+            .where(change.c.prefix_id == Prefix.id)
+            .scalar_subquery()
+        )
+        holder_of_change = func.coalesce(
+            select(holders_map.c.organization_id).where(holders_map.c.placeholder == value_of("holder_id"))
+            .scalar_subquery(), value_of("holder_id"),
+        )  # fmt: skip
+        in_changes = Prefix.id.in_(select(changes.c.prefix_id))
+        session.execute(
+            update(Prefix).where(in_changes).values(
+                kind=value_of("kind"), holder_id=holder_of_change, usage=value_of("usage"),
+                description=value_of("description"), assigned_on=value_of("assigned_on"), updated_at=now,
+                updated_by_id=actor_id, import_batch_id=batch.id,
+            ).execution_options(synchronize_session=False)
+        )  # fmt: skip
+        moved = Prefix.id.in_(select(changes.c.prefix_id).where(changes.c.moved.is_(True)))
+        session.execute(
+            update(Prefix).where(moved).values(parent_id=new_parent).execution_options(synchronize_session=False)
+        )
+        status_of_kind = case((Prefix.kind == PrefixKind.RESERVED.value, PrefixStatus.RESERVED.value),
+                              else_=PrefixStatus.ACTIVE.value)  # fmt: skip
+        session.execute(update(Prefix).where(in_changes).values(status=status_of_kind)
+                        .execution_options(synchronize_session=False))  # fmt: skip
+    # Removed records, deepest first (a parent goes after its children).
+    lengths = [n for (n,) in session.execute(select(drops.c.prefix_len).distinct().order_by(drops.c.prefix_len.desc()))]
+    for length in lengths:
+        doomed = select(drops.c.prefix_id).where(drops.c.prefix_len == length)
+        session.execute(delete(Prefix).where(Prefix.id.in_(doomed)).execution_options(synchronize_session=False))
+    session.expire_all()
+
+
+def _rebuild_free_space(session: Session, outcome: Outcome) -> None:
+    """Every prefix whose children changed gets its free-space index rebuilt from its children, streamed."""
+    parents: dict[int, Prefix] = {}
+    for family, start, length in outcome.touched:
+        found = session.scalar(
+            select(Prefix).where(Prefix.family == family, Prefix.start == to_key(start), Prefix.prefix_len == length)
+        )
+        if found is not None:
+            parents[found.id] = found
+    for pid in outcome.touched_ids - parents.keys():
+        found = session.get(Prefix, pid)
+        if found is not None:
+            parents[pid] = found
+    for parent in parents.values():
+        width = parent.width
+        children = session.execute(
+            select(Prefix.start, Prefix.prefix_len).where(Prefix.parent_id == parent.id).order_by(Prefix.start),
+            execution_options={"yield_per": CHUNK},
+        )
+        freespace.rebuild(session, parent.id, parent.net, (Net(from_key(s), n, width) for s, n in children))
+    if outcome.counts["created"] + outcome.counts["removed"] >= ANALYZE_AFTER:
+        analyze_tables(session, [Prefix.__table__.name, freespace.fb.name])
+
+
+def _audit(session: Session, batch: ImportBatch, actor: User | None, outcome: Outcome) -> None:
+    c = outcome.counts
+    record_event(
+        session, actor=actor, action="import.load", object_type="import_batch", object_id=batch.id,
+        organization_id=batch.carrier_id,
+        summary=(f"{batch.file_name}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
+                 f"{c['removed']} removed, {c['skipped']} skipped, {c['holders_created']} new holders"),
+        after={"sha256": batch.sha256, "mode": batch.mode, **c},
+    )  # fmt: skip
+    origin = current_origin()
+    changes_json = func.cast(audits.c.changes, AuditEvent.__table__.c.changes.type)
+    if session.get_bind().dialect.name != "postgresql":
+        changes_json = audits.c.changes
+    organization = case((audits.c.organization_id > 0, audits.c.organization_id), else_=None)
+    source = select(
+        bindparam("actor_id", actor.id if actor else None, type_=Integer),
+        bindparam("actor_name", actor.username if actor else "system"),
+        organization, audits.c.action, bindparam("object_type", "prefix"), audits.c.object_id, changes_json,
+        bindparam("remote_addr", origin.remote_addr, type_=String), bindparam("request_id", origin.request_id, type_=String),
+        bindparam("channel", origin.channel), bindparam("summary", f"import batch {batch.id}"),
+        bindparam("occurred_at", utcnow(), type_=AuditEvent.__table__.c.occurred_at.type),
+    )  # fmt: skip
+    columns = ["actor_id", "actor_name", "organization_id", "action", "object_type", "object_id", "changes",
+               "remote_addr", "request_id", "channel", "summary", "occurred_at"]  # fmt: skip
+    session.execute(insert(AuditEvent.__table__).from_select(columns, source))
+
+
+def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, problems: ProblemWriter,
+            holders: Holders | None = None) -> ImportBatch:  # fmt: skip
+    problems.flush()
+    outcome.counts["errors"] = problems.count
+    for name, value in outcome.counts.items():
+        setattr(batch, name, value)
+    batch.progress = outcome.counts["rows"]
+    batch.status, batch.finished_at = status.value, utcnow()
+    batch.details = {
+        "samples": outcome.samples,
+        "removed_below": outcome.removed_below,
+        "new_holders": [
+            {"name": s.name, "uscc": s.uscc, "external_id": s.external_id} for s in (holders.unknown if holders else [])
+        ][:50],
+    }
+    return batch
+
+
+def _chunks_of(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
