@@ -38,7 +38,7 @@ i18n-compile: install
 	$(BIN)/pybabel compile --use-fuzzy -d core/translations -D messages >/dev/null
 
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --project v6beian \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output --project v6beian \
 		--ignore-dirs='.venv tests bench migrations' -o core/translations/messages.pot .
 	$(BIN)/pybabel update -i core/translations/messages.pot -d core/translations -D messages -w 0 --no-fuzzy-matching
 	$(BIN)/pybabel compile -d core/translations -D messages --statistics
@@ -49,8 +49,8 @@ run: i18n-compile
 	@echo "Demo logins (kept in instance/demo-logins.json):"
 	@LOG_LEVEL=WARNING $(FLASK) demo
 	@echo
-	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it and the import worker)"
+	@trap 'kill 0' EXIT INT TERM; $(FLASK) import worker & $(FLASK) run --host $(HOST) --port $(PORT)
 
 ldap-demo: test-deps
 	$(BIN)/python -m tests.ldap_server

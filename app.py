@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 import accounts
+import importers
 import ipam
 from core import api, i18n, security, web
 from core.config import load_config
@@ -44,4 +45,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     accounts.init_app(app)
     ipam.init_app(app)
+    importers.init_app(app)
     return app

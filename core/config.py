@@ -40,11 +40,17 @@ DEFAULTS: dict[str, Any] = {
     "LDAP_GROUP_ADMIN": None,
     "LDAP_ORG": "tjca",
     "LDAP_TIMEOUT": 5,
+    # Carrier imports: uploads are kept here for the worker (share it between machines); the job queue is a
+    # SQLite file beside them unless REDIS_URL names a Redis server.
+    "IMPORT_DIR": None,  # None: instance/imports
+    "IMPORT_MAX_MEGABYTES": 512,
+    "REDIS_URL": None,
+    "IMPORT_JOBS_IMMEDIATE": False,  # run import jobs inside the request (tests, single-process set-ups)
 }
 
 ENV_SETTINGS = tuple(DEFAULTS)
-BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS"}
-INTEGER_SETTINGS = {"PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT"}
+BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS", "IMPORT_JOBS_IMMEDIATE"}
+INTEGER_SETTINGS = {"PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT", "IMPORT_MAX_MEGABYTES"}
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 MIN_SECRET_LENGTH = 32
 KNOWN_UNSAFE_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test"}
@@ -86,6 +92,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         )
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(instance)
+    if not app.config["IMPORT_DIR"]:
+        app.config["IMPORT_DIR"] = str(instance / "imports")
+    app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_MEGABYTES"] * 1024 * 1024
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -1,1 +1,18 @@
-"""Bulk imports of carriers' allocation records (CSV, Excel, RPSL, RIR statistics)."""
+"""Carriers' allocation records: parsers (one per format, pure), the loader, and its interfaces."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from core.api import api
+    from importers import tasks
+    from importers.api import blp
+    from importers.cli import import_cli
+    from importers.views import bp
+
+    tasks.init_app(app)
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
+    app.cli.add_command(import_cli)

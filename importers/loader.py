@@ -161,7 +161,7 @@ class Holders:
         for chunk in _chunks(by_kind.get("uscc", []), 500):
             found = dict(session.execute(
                 select(Organization.uscc, Organization.id).where(Organization.uscc.in_([s.key[1] for s in chunk]))
-            ).tuples().all())  # fmt: skip
+            ).all())  # fmt: skip
             for spec in chunk:
                 spec.organization_id = found.get(spec.key[1])
         for kind in ("id", "name"):
@@ -171,7 +171,7 @@ class Holders:
                         HolderReference.carrier_id == carrier.id, HolderReference.kind == kind,
                         HolderReference.value.in_([s.key[1] for s in chunk]),
                     )
-                ).tuples().all())  # fmt: skip
+                ).all())  # fmt: skip
                 for spec in chunk:
                     spec.organization_id = found.get(spec.key[1])
 
@@ -188,22 +188,41 @@ class Holders:
 
     def create_unknown(self, session: Session, carrier: Organization, actor: User | None) -> int:
         """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them."""
-        created = 0
-        for spec in self.unknown:
-            code = spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
-            org = Organization(
-                kind=OrgKind.ENTERPRISE.value, code=code, name=spec.name or code, uscc=spec.uscc,
-                division_code=spec.division, contact_name=spec.contact_name, contact_phone=spec.contact_phone,
-                contact_email=spec.contact_email, verified=False,
-            )  # fmt: skip
-            session.add(org)
-            session.flush()
-            spec.organization_id = org.id
-            created += 1
+        unknown = self.unknown
+        codes = [
+            spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
+            for spec in unknown
+        ]
+        now = utcnow()
+        columns = ["kind", "code", "name", "uscc", "division_code", "contact_name", "contact_phone", "contact_email",
+                   "verified", "created_at", "updated_at"]  # fmt: skip
+        bulk_insert(session, Organization.__table__, columns, [
+            (OrgKind.ENTERPRISE.value, code, (spec.name or code)[:200], spec.uscc, spec.division,
+             _cut(spec.contact_name, 100), _cut(spec.contact_phone, 40), _cut(spec.contact_email, 254), False, now, now)
+            for spec, code in zip(unknown, codes, strict=True)
+        ])  # fmt: skip
+        ids: dict[str, int] = {}
+        for chunk in _chunks(codes, 500):
+            ids.update(
+                session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all()
+            )
+        for spec, code in zip(unknown, codes, strict=True):
+            spec.organization_id = ids[code]
+        created = len(unknown)
+        if created:
+            origin = current_origin()
+            session.execute(insert(AuditEvent.__table__), [
+                {"actor_id": actor.id if actor else None, "actor_name": actor.username if actor else "system",
+                 "organization_id": spec.organization_id, "action": "organization.create", "object_type": "organization",
+                 "object_id": code, "changes": {"name": [None, spec.name], "verified": [None, False]},
+                 "remote_addr": origin.remote_addr, "request_id": origin.request_id, "channel": origin.channel,
+                 "summary": f"named by {carrier.code} in an import", "occurred_at": now}
+                for spec, code in zip(unknown, codes, strict=True)
+            ])  # fmt: skip
         references = {(k, v) for k, v, _ in session.execute(
             select(HolderReference.kind, HolderReference.value, HolderReference.organization_id).where(
                 HolderReference.carrier_id == carrier.id)
-        ).tuples()} if self.specs else set()  # fmt: skip
+        )} if self.specs else set()  # fmt: skip
         rows = []
         for spec in self.specs:
             for kind, value in (("id", spec.external_id), ("name", _name_key(spec.name) if spec.name else None)):
@@ -476,6 +495,7 @@ def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter
             batch.message, batch.message_params = exc.template, {k: str(v) for k, v in exc.params.items()}
             return _finish(batch, BatchStatus.FAILED, outcome, problems)
         meter.set_phase("checking")
+        _lock_holdings(session, holdings)
         holders.resolve(session, carrier)
         _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
         outcome.counts["holders_created"] = len(holders.unknown)
@@ -495,6 +515,13 @@ def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter
         for table in reversed(TEMP_TABLES):
             table.drop(connection, checkfirst=True)
         meter.set_phase("done")
+
+
+def _lock_holdings(session: Session, holdings: list[Prefix]) -> None:
+    """Allocations and other imports under the same blocks wait for this one (SQLite: the write lock does it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = sorted(h.id for h in holdings)
+        session.execute(select(Prefix.id).where(Prefix.id.in_(ids)).order_by(Prefix.id).with_for_update())
 
 
 def _stage(session: Session, batch: ImportBatch, holders: Holders, problems: ProblemWriter, outcome: Outcome,
@@ -738,6 +765,9 @@ def _apply(session: Session, batch: ImportBatch, actor: User | None, outcome: Ou
     for length in lengths:
         doomed = select(drops.c.prefix_id).where(drops.c.prefix_len == length)
         session.execute(delete(Prefix).where(Prefix.id.in_(doomed)).execution_options(synchronize_session=False))
+    if postgres:
+        # Check now, inside the import, rather than at commit: a concurrent change shows as this import failing.
+        session.execute(text("SET CONSTRAINTS ex_prefix_siblings_overlap IMMEDIATE"))
     session.expire_all()
 
 
@@ -808,6 +838,10 @@ def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, problems:
         ][:50],
     }
     return batch
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
 
 
 def _chunks_of(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

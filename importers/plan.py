@@ -170,16 +170,18 @@ class Planner:
         elif container is not None and container.id != item.parent_id and not item.in_file:
             # A created row now contains it (its rows with the same network move with their Update).
             yield Move(item, container.net, container.new_depth)
-        manages = in_book and not removed and item.attributes.kind in MANAGING_KINDS and not item.foreign_allocator
+        # Whose records lie below does not change when this one goes: rows of the file below it still match.
+        manages = in_book and item.attributes.kind in MANAGING_KINDS and not item.foreign_allocator
         stack.append(_Node(net=item.net, kind=item.attributes.kind, manages=manages, removed=removed, id=item.id,
-                           holder_name=item.holder_name, existing=item, in_book=in_book and not goes_with_parent))  # fmt: skip
+                           holder_name=item.holder_name, existing=item, in_book=in_book))  # fmt: skip
 
     # -- the file's rows --------------------------------------------------------------------------------------
 
     def _row(self, stack: list[_Node], row: Row, lookahead: _Lookahead) -> Iterator[Event]:
         top = stack[-1] if stack else None
         if top is not None and top.net == row.net:
-            if top.holding:
+            if top.holding and top.line is None:
+                top.line = row.line
                 self._count("holding_rows")  # the carrier's own block listed in its file
                 yield Unchanged(row, _holding_as_existing(top))
                 return
@@ -201,8 +203,8 @@ class Planner:
         assert container is not None
         depth = container.new_depth + 1 if container.new_depth >= 0 else 0
         yield Create(row, container.net, depth)
-        stack.append(_Node(net=row.net, kind=row.attributes.kind, manages=row.attributes.kind in MANAGING_KINDS,
-                           line=row.line, new_depth=depth))  # fmt: skip
+        # The file states the nesting of its own rows: below a row, only the kinds decide.
+        stack.append(_Node(net=row.net, kind=row.attributes.kind, manages=True, line=row.line, new_depth=depth))
 
     def _matched(self, stack: list[_Node], row: Row) -> Iterator[Event]:
         node = stack[-1]
@@ -221,7 +223,8 @@ class Planner:
             return
         assert container is not None
         node.kind, node.line = row.attributes.kind, row.line
-        node.manages = row.attributes.kind in MANAGING_KINDS
+        # Below an allocation made to another allocator, that allocator keeps its own records.
+        node.manages = not existing.foreign_allocator
         node.removed = False
         changes = _changes(existing.attributes, row.attributes)
         new_parent = container.net if container.id != existing.parent_id else None

@@ -83,17 +83,21 @@ def require_columns(positions: dict[str, int]) -> None:
 
 
 def find_header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]]:
-    """The header among the first rows: the first that names the needed columns. A title row above it, or a
-    header whose cells are merged over two rows (the lower row then holds only the split cells), are fine."""
+    """The header among the first rows: the one naming the most columns (the earliest of equals). A title row
+    above it, or a header whose cells are merged over two rows (the lower row holds only the split cells, the
+    upper one the rest), are fine."""
+    best: tuple[int, int, dict[str, int]] | None = None  # (columns found, -row, positions)
     previous: list[str] = []
     for index, (_line, cells) in enumerate(rows):
         merged = [cell or (previous[i] if i < len(previous) else "") for i, cell in enumerate(cells)]
         merged += previous[len(cells) :]
         for candidate in (cells, merged):
             positions = map_headers(candidate)
-            if usable(positions):
-                return index, positions
+            if usable(positions) and (best is None or (len(positions), -index) > best[:2]):
+                best = (len(positions), -index, positions)
         previous = cells
+    if best is not None:
+        return -best[1], best[2]
     if rows:
         require_columns(map_headers(rows[0][1]))
     raise UnreadableFile(N_("the file has no header line"))

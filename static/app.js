@@ -60,3 +60,29 @@ document.addEventListener("click", async (event) => {
     row.replaceWith(...(await fetchRows(more.dataset.moreUrl)));
   }
 });
+
+// A running import: poll its progress and reload the page when it has finished.
+document.querySelectorAll("[data-import-progress]").forEach((box) => {
+  const bar = box.querySelector("progress");
+  const text = box.querySelector("[data-progress-text]");
+  const poll = async () => {
+    try {
+      const response = await fetch(box.dataset.importProgress, { credentials: "same-origin" });
+      if (response.ok) {
+        const state = await response.json();
+        if (state.finished) {
+          window.location.reload();
+          return;
+        }
+        if (state.progress) {
+          bar.value = Math.round(state.progress.fraction * 100);
+          text.textContent = `${state.progress.phase} · ${state.progress.rows.toLocaleString()} · ${state.progress.rate.toLocaleString()}/s`;
+        }
+      }
+    } catch (error) {
+      // The next poll tries again.
+    }
+    window.setTimeout(poll, 1000);
+  };
+  window.setTimeout(poll, 1000);
+});

@@ -61,6 +61,8 @@ def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
             "DATABASE_URL": database_url,
             "SECRET_KEY": TEST_SECRET,
             "V6BEIAN_LANGUAGE": "zh_CN",
+            "IMPORT_DIR": str(tmp_path / "imports"),
+            "IMPORT_JOBS_IMMEDIATE": True,
         }
     )
     app.instance_path = str(tmp_path / "instance")

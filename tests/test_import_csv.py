@@ -6,17 +6,18 @@ from datetime import date
 
 import pytest
 
-from importers.csvfile import CsvRecord, UnreadableFile, parse_csv, parse_date
-from importers.records import Problem
+from importers.csvfile import parse_csv_bytes
+from importers.records import AllocationRecord, Problem, UnreadableFile
+from importers.tabular import parse_date
 from ipam.space import format_net
 
 HEADER_ZH = "起始IP,终止IP,使用单位名称,统一社会信用代码,分配方式,IP地址使用方式,分配使用时间,所在地区代码,备注"
 GOOD_ROW = "2001:db8::,2001:db8:0:ffff:ffff:ffff:ffff:ffff,津沽示例制造有限公司,91120000103100784F,指派,工业网络,2024/3/1,120116,一号厂区"
 
 
-def parse(text: str, encoding: str = "utf-8") -> tuple[list[CsvRecord], list[Problem]]:
-    items = list(parse_csv(text.encode(encoding)))
-    return [i for i in items if isinstance(i, CsvRecord)], [i for i in items if isinstance(i, Problem)]
+def parse(text: str, encoding: str = "utf-8") -> tuple[list[AllocationRecord], list[Problem]]:
+    items = list(parse_csv_bytes(text.encode(encoding)))
+    return [i for i in items if isinstance(i, AllocationRecord)], [i for i in items if isinstance(i, Problem)]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
@@ -24,15 +25,15 @@ def test_chinese_headers_in_every_supported_encoding(encoding: str) -> None:
     records, problems = parse(f"{HEADER_ZH}\n{GOOD_ROW}\n", encoding)
     assert problems == []
     (row,) = records
-    assert [format_net(p) for p in row.prefixes] == ["2001:db8::/48"]
-    assert row.record.holder_name == "津沽示例制造有限公司" and row.uscc == "91120000103100784F"
-    assert row.record.kind == "assignment" and row.usage == "industrial-network"
-    assert row.record.registered == date(2024, 3, 1) and row.division == "120116"
+    assert format_net(row.prefix) == "2001:db8::/48"
+    assert row.holder_name == "津沽示例制造有限公司" and row.uscc == "91120000103100784F"
+    assert row.kind == "assignment" and row.usage == "industrial-network"
+    assert row.registered == date(2024, 3, 1) and row.division == "120116" and row.description == "一号厂区"
 
 
 def test_english_headers_tab_separated_and_cidr_column() -> None:
     records, problems = parse("prefix\tholder\tdate\n2001:db8:1::/48\tExample Works\t20240301\n")
-    assert problems == [] and records[0].record.registered == date(2024, 3, 1)
+    assert problems == [] and records[0].registered == date(2024, 3, 1)
 
 
 def test_every_bad_line_is_reported_with_its_line_and_column() -> None:
@@ -47,18 +48,19 @@ def test_every_bad_line_is_reported_with_its_line_and_column() -> None:
     records, problems = parse(HEADER_ZH + "\n" + "\n".join(rows) + "\n")
     assert len(records) == 1
     assert [(p.line, p.column) for p in problems] == [
-        (3, "start"), (4, "uscc"), (5, "registered"), (6, "division"), (7, "start"),
+        (3, "end"), (4, "uscc"), (5, "registered"), (6, "division"), (7, "start"),
     ]  # fmt: skip
 
 
 def test_a_range_that_is_not_one_block_is_split() -> None:
     records, _ = parse("起始IP,终止IP,使用单位名称\n10.0.0.0,10.0.2.255,甲\n")
-    assert [format_net(p) for p in records[0].prefixes] == ["10.0.0.0/23", "10.0.2.0/24"]
+    assert [format_net(r.prefix) for r in records] == ["10.0.0.0/23", "10.0.2.0/24"]
+    assert {r.line for r in records} == {2}
 
 
 def test_formula_looking_cells_stay_text() -> None:
     records, _ = parse("地址段,使用单位名称\n2001:db8::/48,\"=cmd|' /C calc'!A0\"\n")
-    assert records[0].record.holder_name == "=cmd|' /C calc'!A0"
+    assert records[0].holder_name == "=cmd|' /C calc'!A0"
 
 
 def test_a_file_that_ends_mid_line_still_reads_its_last_row() -> None:
@@ -73,7 +75,7 @@ def test_a_file_that_ends_mid_line_still_reads_its_last_row() -> None:
 )  # fmt: skip
 def test_unreadable_files_are_refused_as_a_whole(data: bytes, message: str) -> None:
     with pytest.raises(UnreadableFile, match=message):
-        list(parse_csv(data))
+        list(parse_csv_bytes(data))
 
 
 @pytest.mark.parametrize("text", ["2024-03-01", "2024/3/1", "20240301", "2024年3月1日"])
