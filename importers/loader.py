@@ -461,6 +461,11 @@ def start_batch(
     )  # fmt: skip
     session.add(batch)
     session.flush()
+    record_event(
+        session, actor=actor, action="import.check" if dry_run else "import.start", object_type="import_batch",
+        object_id=batch.id, organization_id=carrier.id, summary=f"{file_name} ({file_format}, {mode})",
+        after={"file_name": batch.file_name, "sha256": batch.sha256, "mode": mode, "allow_partial": allow_partial},
+    )  # fmt: skip
     return batch
 
 
@@ -725,7 +730,7 @@ def _apply(session: Session, batch: ImportBatch, actor: User | None, outcome: Ou
         change = changes.alias("c")
 
         def value_of(column: str) -> Any:
-            return select(change.c[column]).where(change.c.prefix_id == Prefix.id).scalar_subquery()
+            return select(change.c[column]).where(change.c.prefix_id == Prefix.id).correlate(Prefix).scalar_subquery()
 
         new_parent = (
             select(parent.c.id)
@@ -740,10 +745,13 @@ def _apply(session: Session, batch: ImportBatch, actor: User | None, outcome: Ou
             .where(change.c.prefix_id == Prefix.id)
             .scalar_subquery()
         )
-        holder_of_change = func.coalesce(
-            select(holders_map.c.organization_id).where(holders_map.c.placeholder == value_of("holder_id"))
-            .scalar_subquery(), value_of("holder_id"),
-        )  # fmt: skip
+        holder_of_change = (
+            select(func.coalesce(holders_map.c.organization_id, change.c.holder_id))
+            .select_from(change.outerjoin(holders_map, holders_map.c.placeholder == change.c.holder_id))
+            .where(change.c.prefix_id == Prefix.id)
+            .correlate(Prefix)
+            .scalar_subquery()
+        )
         in_changes = Prefix.id.in_(select(changes.c.prefix_id))
         session.execute(
             update(Prefix).where(in_changes).values(

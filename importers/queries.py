@@ -19,20 +19,21 @@ def visible_batches(user: User) -> Select[tuple[ImportBatch]]:
     return statement.where(ImportBatch.carrier_id == user.organization_id)
 
 
+def _problems(batch: ImportBatch) -> Select[tuple[ImportProblem]]:
+    return (
+        select(ImportProblem).where(ImportProblem.batch_id == batch.id).order_by(ImportProblem.line, ImportProblem.id)
+    )
+
+
 def first_problems(session: Session, batch: ImportBatch, limit: int | None) -> list[ImportProblem]:
-    statement = select(ImportProblem).where(ImportProblem.batch_id == batch.id).order_by(
-        ImportProblem.line, ImportProblem.id
-    )  # fmt: skip
+    statement = _problems(batch)
     if limit is not None:
         statement = statement.limit(limit)
     return list(session.scalars(statement))
 
 
 def all_problems(session: Session, batch: ImportBatch) -> Iterator[ImportProblem]:
-    statement = select(ImportProblem).where(ImportProblem.batch_id == batch.id).order_by(
-        ImportProblem.line, ImportProblem.id
-    )  # fmt: skip
-    yield from session.scalars(statement.execution_options(yield_per=5000))
+    yield from session.scalars(_problems(batch).execution_options(yield_per=5000))
 
 
 def problem_count(session: Session, batch: ImportBatch) -> int:

@@ -57,6 +57,11 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        # Uploads are loaded by the import worker, as under `make run`.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "import", "worker"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
@@ -71,8 +76,9 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                     time.sleep(0.2)
             yield {"url": base, "logins": logins}
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            for process in (server, worker):
+                process.terminate()
+                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +177,22 @@ def test_carrier_previews_and_allocates_a_site_then_sees_it_on_the_map(live_serv
     expect(page.get_by_role("link", name=chosen, exact=True)).to_be_visible()
     page.goto(f"{base}/prefixes?q={chosen.split('/')[0]}")
     expect(page.get_by_test_id("prefix-title")).to_contain_text(chosen)
+
+
+def test_carrier_uploads_a_file_sees_the_check_and_loads_it(live_server: dict, page: Page) -> None:
+    base, carrier = live_server["url"], live_server["logins"]["carrier"]
+    sign_in(page, base, carrier["username"], carrier["password"])
+    page.goto(f"{base}/imports")
+    rows = "地址段,使用单位名称,分配方式,IP地址使用方式\n2001:db8:3f00::/48,浏览器测试客户,指派,静态\n2001:db8:3f01::/48,另一客户,指派,动态\n"
+    page.set_input_files("#file", files=[{"name": "book.csv", "mimeType": "text/csv", "buffer": rows.encode()}])
+    page.get_by_test_id("check").click()
+    # The worker checks the file; the page follows its progress and shows the result.
+    expect(page.get_by_test_id("batch-status")).to_have_attribute("data-status", "previewed", timeout=20_000)
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    page.get_by_test_id("confirm").click()
+    expect(page.get_by_test_id("batch-status")).to_have_attribute("data-status", "loaded", timeout=20_000)
+    page.goto(f"{base}/prefixes?q=2001:db8:3f01::1")
+    expect(page.get_by_test_id("prefix-title")).to_contain_text("2001:db8:3f01::/48")
 
 
 def test_regulator_expands_and_collapses_the_prefix_tree(live_server: dict, page: Page) -> None:

@@ -451,3 +451,76 @@ def test_concurrent_imports_of_two_carriers(backend_name: str, tmp_path: Path) -
                     assert len(children) == 3000 and all(a.last < b.start for a, b in itertools.pairwise(children))
                     assert freespace.all_blocks(session, parent.id, parent.net) == free_blocks(parent.net, children)
         database.engine.dispose()
+
+
+def test_a_new_allocation_takes_in_the_assignments_it_covers(
+    db: Session, carrier: Organization, tmp_path: Path
+) -> None:
+    run_import(db, carrier, write(tmp_path, "a.csv", csv_rows([
+        "2001:db8:100::/48,客户甲,,指派,,,,", "2001:db8:101::/48,客户乙,,指派,,,,"])), "csv")  # fmt: skip
+    # Delta: a lower-level allocator now manages the block the two customers sit in.
+    batch = run_import(db, carrier, write(tmp_path, "b.csv", csv_rows(["2001:db8:100::/40,下级单位,,分配,,,,"])), "csv")
+    assert (batch.status, batch.created) == ("loaded", 1)
+    allocation = get_prefix(db, parse_net("2001:db8:100::/40"))
+    assert get_prefix(db, parse_net("2001:db8:101::/48")).parent_id == allocation.id
+    assert_index_exact(db, allocation)
+    assert_index_exact(db, get_prefix(db, parse_net("2001:db8::/32")))
+    # An assignment cannot take in other assignments: refused, with the reason, and nothing changes.
+    refused = run_import(db, carrier, write(tmp_path, "c.csv", csv_rows(["2001:db8:100::/44,客户丙,,指派,,,,"])), "csv")
+    assert refused.status == "rejected" and "2001:db8:100::/48" in problems_of(db, refused)[0][2]
+
+
+def test_a_snapshot_that_drops_an_allocation_keeps_the_records_below_it_that_the_file_lists(
+    db: Session, carrier: Organization, tmp_path: Path
+) -> None:
+    rows = [
+        "2001:db8:100::/40,下级单位,,分配,,,,",
+        "2001:db8:100::/48,客户甲,,指派,,,,",
+        "2001:db8:101::/48,客户乙,,指派,,,,",
+    ]
+    run_import(db, carrier, write(tmp_path, "a.csv", csv_rows(rows)), "csv")
+    batch = run_import(db, carrier, write(tmp_path, "b.csv", csv_rows(rows[1:])), "csv", mode="snapshot")
+    assert (batch.status, batch.removed, batch.updated, batch.unchanged) == ("loaded", 1, 2, 0)
+    aggregate = get_prefix(db, parse_net("2001:db8::/32"))
+    assert get_prefix(db, parse_net("2001:db8:100::/40")) is None
+    assert get_prefix(db, parse_net("2001:db8:100::/48")).parent_id == aggregate.id
+    assert_index_exact(db, aggregate)
+
+
+def test_records_of_a_lower_level_allocator_are_left_to_it(
+    db: Session, carrier: Organization, create_org: Callable[..., Organization], tmp_path: Path
+) -> None:
+    from accounts.validators import uscc_check_character
+
+    code = "91120116MA05L6KQ0" + uscc_check_character("91120116MA05L6KQ0")
+    allocator = create_org(kind="allocator", code="lower", uscc=code)
+    block = add_prefix(db, "2001:db8:200::/40", actor=None, kind="allocation", holder=allocator)
+    add_prefix(db, "2001:db8:200::/48", actor=None, kind="assignment", holder=create_org())
+    rows = [f"2001:db8:200::/40,下级单位,{code},分配,,,,", "2001:db8:300::/48,客户甲,,指派,,,,"]
+    batch = run_import(db, carrier, write(tmp_path, "a.csv", csv_rows(rows)), "csv", mode="snapshot")
+    assert batch.status == "loaded" and batch.removed == 0
+    assert get_prefix(db, parse_net("2001:db8:200::/48")) is not None  # the allocator's own record stays
+    inside = run_import(db, carrier, write(tmp_path, "b.csv", csv_rows(["2001:db8:201::/48,客户乙,,指派,,,,"])), "csv")
+    assert inside.status == "rejected" and block.network in problems_of(db, inside)[0][2]
+
+
+def test_regulator_admins_import_for_a_named_carrier_and_enterprises_cannot(
+    client: Any, db: Session, carrier: Organization, create_user: Callable[..., Any]
+) -> None:
+    from accounts.operations import create_token
+
+    admin, enterprise = create_user(role="regulator-admin"), create_user(role="enterprise")
+    tokens = {u.role: create_token(db, u, actor=u, name="t", days=1, read_only=False)[1] for u in (admin, enterprise)}
+    db.commit()
+    data = csv_rows(["2001:db8:1::/48,甲,,指派,,,,"]).encode()
+
+    def post(role: str, **form: Any) -> Any:
+        return client.post("/api/v1/imports", headers={"Authorization": f"Bearer {tokens[role]}"},
+                           content_type="multipart/form-data", data={"file": (io.BytesIO(data), "a.csv"), **form})  # fmt: skip
+
+    assert post("enterprise").status_code == 403
+    unnamed = post("regulator-admin")
+    assert unnamed.status_code == 422 and "carrier" in unnamed.get_json()["error"]["fields"]
+    response = post("regulator-admin", carrier="cmcc-tj", dry_run="true")
+    assert response.status_code in (201, 202) and response.get_json()["status"] == "previewed"
+    assert get_prefix(db, parse_net("2001:db8:1::/48")) is None
