@@ -44,8 +44,8 @@ from accounts.validators import USCC_ALPHABET, uscc_check_character
 from app import create_app
 from core import migrate
 from core.extensions import db
-from importers.loader import Meter, run_batch, start_batch
 from importers.models import ImportProblem
+from importers.operations import Meter, run_batch, start_batch
 from importers.records import render
 from ipam.models import Prefix
 from ipam.operations import add_prefix

@@ -201,11 +201,15 @@ def bulk_insert(session: Session, table: Any, columns: list[str], rows: Any, chu
     sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" for _ in columns)})'  # noqa: S608 (names from the metadata)
     cursor = connection.connection.driver_connection.cursor()
     batch: list[tuple[Any, ...]] = []
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
     try:
         for row in rows:
-            batch.append(
-                tuple(p(v) if p is not None and v is not None else v for p, v in zip(processors, row, strict=True))
-            )
+            if converted:
+                row = list(row)
+                for i, processor in converted:
+                    if row[i] is not None:
+                        row[i] = processor(row[i])
+            batch.append(row)
             if len(batch) >= chunk:
                 cursor.executemany(sql, batch)
                 count += len(batch)

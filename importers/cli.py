@@ -17,8 +17,8 @@ from core.context import Origin, origin
 from core.extensions import db
 from importers import queries
 from importers.formats import detect_format
-from importers.loader import Meter, start_batch
 from importers.models import COUNTS, BatchStatus, Format, ImportBatch, ImportProblem, Mode
+from importers.operations import Meter, start_batch
 from importers.records import UnreadableFile, render
 from importers.tasks import execute
 

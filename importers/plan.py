@@ -1,5 +1,5 @@
 """What an import changes, decided in one pass over three address-ordered streams: the carrier's blocks in
-scope, the registry's prefixes below them, and the file's rows. Pure: no database, no Flask; the loader feeds
+scope, the registry's prefixes below them, and the file's rows. Pure: no database, no Flask; the loader (``importers.operations``) feeds
 it from the database and applies what it says.
 
 The carrier's *book* below a block is every allocation, assignment and reserved block the carrier manages there:
@@ -132,30 +132,37 @@ class Planner:
         pending_holdings = iter(sorted(holdings, key=lambda h: _key(h.net)))
         pending_rows = iter(rows)
         holding, row = next(pending_holdings, None), next(pending_rows, None)
+        done = (1 << 200,)  # sorts after every key
+        holding_key = (*_key(holding.net), 0) if holding is not None else done
+        row_key = (*_key(row.net), 2) if row is not None else done
         stack: list[_Node] = []
         while True:
             registered = lookahead.peek()
-            heads = [(_key(h.net), 0) for h in (holding,) if h is not None]
-            heads += [(_key(e.net), 1) for e in (registered,) if e is not None]
-            heads += [(_key(r.net), 2) for r in (row,) if r is not None]
-            if not heads:
-                return
-            _, source = min(heads)
-            net = (holding, registered, row)[source].net  # type: ignore[union-attr]
-            while stack and not (stack[-1].net.family == net.family and stack[-1].net.contains(net)):
-                stack.pop()
-            if source == 0:
-                assert holding is not None
-                stack.append(_Node(net, holding.kind, manages=True, id=holding.id, holding=True))
-                holding = next(pending_holdings, None)
-            elif source == 1:
+            registered_key = (*_key(registered.net), 1) if registered is not None else done
+            if row_key <= registered_key and row_key <= holding_key:
+                if row is None:
+                    return
+                net = row.net
+                while stack and not (stack[-1].net.family == net.family and stack[-1].net.contains(net)):
+                    stack.pop()
+                yield from self._row(stack, row, lookahead)
+                row = next(pending_rows, None)
+                row_key = (*_key(row.net), 2) if row is not None else done
+            elif registered_key <= holding_key:
                 assert registered is not None
+                net = registered.net
+                while stack and not (stack[-1].net.family == net.family and stack[-1].net.contains(net)):
+                    stack.pop()
                 next(lookahead)
                 yield from self._existing(stack, registered)
             else:
-                assert row is not None
-                yield from self._row(stack, row, lookahead)
-                row = next(pending_rows, None)
+                assert holding is not None
+                net = holding.net
+                while stack and not (stack[-1].net.family == net.family and stack[-1].net.contains(net)):
+                    stack.pop()
+                stack.append(_Node(net, holding.kind, manages=True, id=holding.id, holding=True))
+                holding = next(pending_holdings, None)
+                holding_key = (*_key(holding.net), 0) if holding is not None else done
 
     # -- the registry's prefixes ------------------------------------------------------------------------------
 
@@ -203,8 +210,9 @@ class Planner:
         assert container is not None
         depth = container.new_depth + 1 if container.new_depth >= 0 else 0
         yield Create(row, container.net, depth)
-        # The file states the nesting of its own rows: below a row, only the kinds decide.
-        stack.append(_Node(net=row.net, kind=row.attributes.kind, manages=True, line=row.line, new_depth=depth))
+        # Below an assignment, its holder plans subnets: the carrier's book stops there, as in the registry.
+        stack.append(_Node(net=row.net, kind=row.attributes.kind, manages=row.attributes.kind in MANAGING_KINDS,
+                           line=row.line, new_depth=depth))  # fmt: skip
 
     def _matched(self, stack: list[_Node], row: Row) -> Iterator[Event]:
         node = stack[-1]
@@ -224,7 +232,7 @@ class Planner:
         assert container is not None
         node.kind, node.line = row.attributes.kind, row.line
         # Below an allocation made to another allocator, that allocator keeps its own records.
-        node.manages = not existing.foreign_allocator
+        node.manages = row.attributes.kind in MANAGING_KINDS and not existing.foreign_allocator
         node.removed = False
         changes = _changes(existing.attributes, row.attributes)
         new_parent = container.net if container.id != existing.parent_id else None
@@ -238,6 +246,9 @@ class Planner:
         if container is None:
             return self._reject(row, N_("%(prefix)s lies outside every block %(carrier)s holds"),
                                 prefix=format_net(row.net), carrier=self.carrier_name)  # fmt: skip
+        if not container.manages and container.line is not None:
+            return self._reject(row, N_("%(prefix)s overlaps line %(line)d (%(other)s)"), prefix=format_net(row.net),
+                                other_line=container.line, other=format_net(container.net))  # fmt: skip
         if not container.manages:
             return self._reject(row, N_("%(prefix)s lies inside %(other)s, held by %(holder)s"),
                                 prefix=format_net(row.net), other=format_net(container.net),

@@ -41,6 +41,7 @@ USAGES = {"静态": "static", "static": "static", "动态": "dynamic", "dynamic"
           "enterprise-network": "enterprise-network", "工业网络": "industrial-network",
           "industrial-network": "industrial-network", "nat地址池": "nat-pool", "nat-pool": "nat-pool",
           "其他": "other", "other": "other"}  # fmt: skip
+_KIND_OF, _USAGE_OF = dict(KINDS), dict(USAGES)  # exact spellings first, without lower-casing
 DATE_FORMS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T][\d:.]+)?$"),
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T][\d:.]+)?$"),
@@ -129,32 +130,34 @@ def records_from_rows(
     if not head:
         raise UnreadableFile(N_("the file is empty"))
     header_index, positions = find_header(head)
+    columns = tuple(positions.items())
     for line, cells in head[header_index + 1 :]:
-        yield from _row(line, cells, positions, sheet)
+        yield from _row(line, cells, columns, sheet)
     for line, cells in rows:
-        yield from _row(line, [text_of(c) for c in cells], positions, sheet)
+        yield from _row(line, [c if isinstance(c, str) else text_of(c) for c in cells], columns, sheet)
 
 
 def _row(
-    line: int, row: list[str], positions: dict[str, int], sheet: str | None
+    line: int, row: list[str], columns: tuple[tuple[str, int], ...], sheet: str | None
 ) -> Iterator[AllocationRecord | Problem]:
     if not any(row):
         return
-
-    def get(column: str) -> str:
-        index = positions.get(column)
-        return row[index].strip() if index is not None and index < len(row) else ""
-
+    width = len(row)
+    values = {name: row[index].strip() for name, index in columns if index < width}
+    get = values.get
+    prefix, start, end = get("prefix", ""), get("start", ""), get("end", "")
     problems: list[Problem] = []
     blocks = []
     try:
-        blocks = blocks_of(get("prefix"), get("start"), get("end"))
+        blocks = blocks_of(prefix, start, end)
     except ValueError as exc:
-        column = "prefix" if get("prefix") else ("end" if get("start") and "end" in str(exc) else "start")
-        problems.append(address_problem(line, column, get(column), exc, sheet))
-    uscc = normalize_uscc(get("uscc")) if get("uscc") else None
-    if uscc and (error := _uscc_error(uscc)) is not None:
-        problems.append(Problem.of(line, "uscc", uscc, error, sheet))
+        column = "prefix" if prefix else ("end" if start and "end" in str(exc) else "start")
+        problems.append(address_problem(line, column, get(column, ""), exc, sheet))
+    uscc = get("uscc")
+    if uscc:
+        uscc = normalize_uscc(uscc)
+        if (error := _uscc_error(uscc)) is not None:
+            problems.append(Problem.of(line, "uscc", uscc, error, sheet))
     division = get("division") or None
     if division and (error := _division_error(division)) is not None:
         problems.append(Problem.of(line, "division", division, error, sheet))
@@ -164,24 +167,27 @@ def _row(
         if registered is None:
             message = N_("not a date (2024-03-01, 2024/3/1, 20240301 or 2024年3月1日)")
             problems.append(Problem(line, "registered", raw_date, message, {}, sheet))
-    kind = KINDS.get(get("kind").lower()) if get("kind") else "assignment"
+    raw_kind = get("kind")
+    kind = _KIND_OF.get(raw_kind) or KINDS.get(raw_kind.lower()) if raw_kind else "assignment"
     if kind is None:
         message = N_("unknown allocation type (分配/allocation, 指派/assignment or 保留/reserved)")
-        problems.append(Problem(line, "kind", get("kind"), message, {}, sheet))
-    usage = USAGES.get(get("usage").lower()) if get("usage") else None
-    if get("usage") and usage is None:
-        problems.append(Problem(line, "usage", get("usage"), N_("unknown way of using the addresses"), {}, sheet))
-    if not get("holder_name") and not uscc and not get("holder_id"):
+        problems.append(Problem(line, "kind", raw_kind or "", message, {}, sheet))
+    raw_usage = get("usage")
+    usage = (_USAGE_OF.get(raw_usage) or USAGES.get(raw_usage.lower())) if raw_usage else None
+    if raw_usage and usage is None:
+        problems.append(Problem(line, "usage", raw_usage, N_("unknown way of using the addresses"), {}, sheet))
+    holder_name, holder_id = get("holder_name") or None, get("holder_id") or None
+    if not holder_name and not uscc and not holder_id:
         problems.append(Problem(line, "holder_name", "", N_("the holder is missing"), {}, sheet))
     if problems:
         yield from problems
         return
     for block in blocks:
         yield AllocationRecord(
-            line=line, prefix=block, kind=kind or "assignment", holder_name=get("holder_name") or None,
-            holder_id=get("holder_id") or None, uscc=uscc, registered=registered, description=get("remarks") or None,
-            usage=usage, division=division, contact_name=get("contact_name") or None,
-            contact_phone=get("contact_phone") or None, contact_email=get("contact_email") or None, sheet=sheet,
+            line=line, prefix=block, kind=kind or "assignment", holder_name=holder_name, holder_id=holder_id,
+            uscc=uscc or None, registered=registered, description=get("remarks") or None, usage=usage,
+            division=division, contact_name=get("contact_name") or None, contact_phone=get("contact_phone") or None,
+            contact_email=get("contact_email") or None, sheet=sheet,
         )  # fmt: skip
 
 

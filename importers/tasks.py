@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from core.extensions import db
-from importers.loader import Meter, run_batch
 from importers.models import BatchStatus, ImportBatch
+from importers.operations import Meter, run_batch
 from importers.records import N_
 
 log = logging.getLogger("v6beian.imports")

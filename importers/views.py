@@ -23,8 +23,8 @@ from core.web import csv_response, page_number, paginate, run_form_operation
 from importers import queries
 from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
-from importers.loader import start_batch
 from importers.models import BatchStatus, ImportBatch, Mode
+from importers.operations import start_batch
 from importers.records import UnreadableFile, render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
 from importers.tasks import enqueue_after_commit, read_progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
@@ -37,6 +38,7 @@ KIND_RANK = {
 }
 
 
+@functools.cache
 def may_contain(parent_kind: str, child_kind: str) -> bool:
     parent, child = PrefixKind(parent_kind), PrefixKind(child_kind)
     if parent is PrefixKind.RESERVED:

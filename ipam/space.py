@@ -88,12 +88,15 @@ class HostBitsSet(ValueError):
 
 def format_net(net: Net) -> str:
     """RFC 5952 text, e.g. ``2001:db8:8000::/33``."""
-    address = netaddr.IPAddress(net.start, 4 if net.width == 32 else 6)
-    return f"{address}/{net.length}"
+    return f"{format_address(net.start, net.width)}/{net.length}"
 
 
 def format_address(value: int, width: int) -> str:
-    return str(netaddr.IPAddress(value, 4 if width == 32 else 6))
+    """RFC 5952 text of an address (the C library's ``inet_ntop``; netaddr for embedded-IPv4 forms)."""
+    if width == 32:
+        return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+    text = socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+    return text if "." not in text else str(netaddr.IPAddress(value, 6))
 
 
 def range_to_blocks(first: int, last: int, width: int) -> Iterator[Net]:

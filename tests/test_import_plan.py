@@ -51,7 +51,8 @@ def oracle(file_rows: list[Row]) -> dict[int, Net | str | None]:
             result[row.line] = None
             continue
         parent, kind = max(containers, key=lambda c: c[0].length)
-        if not may_contain(kind, row.attributes.kind):
+        # Below an assignment its holder plans subnets: a carrier's file puts nothing there.
+        if kind == "assignment" or not may_contain(kind, row.attributes.kind):
             result[row.line] = None
             continue
         accepted.append((row.net, row.attributes.kind))

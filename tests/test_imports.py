@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Organization
-from importers.loader import Meter, run_batch, start_batch
 from importers.models import HolderReference, ImportBatch, ImportProblem
+from importers.operations import Meter, run_batch, start_batch
 from importers.records import open_text
 from importers.tasks import execute
 from ipam import freespace
