@@ -18,7 +18,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+SIBLINGS = "ex_prefix_siblings_overlap"
+
+
+def _siblings_constraint(columns: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"ALTER TABLE prefix DROP CONSTRAINT {SIBLINGS}")
+    op.execute(
+        f"ALTER TABLE prefix ADD CONSTRAINT {SIBLINGS} EXCLUDE USING gist ({columns}) DEFERRABLE INITIALLY IMMEDIATE"
+    )
+
+
 def upgrade() -> None:
+    # The network first: a GiST index led by the parent id degrades when many parents fill at once (a carrier's
+    # import across several blocks: 55 s instead of 9 s for 400k rows); led by the network it stays flat.
+    _siblings_constraint("network inet_ops WITH &&, (COALESCE(parent_id, 0)) WITH =")
 
     op.create_table(
         "holder_reference",
@@ -125,6 +140,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _siblings_constraint("(COALESCE(parent_id, 0)) WITH =, network inet_ops WITH &&")
     with op.batch_alter_table("prefix", schema=None) as batch_op:
         batch_op.drop_column("assigned_on")
 
