@@ -524,3 +524,23 @@ def test_regulator_admins_import_for_a_named_carrier_and_enterprises_cannot(
     response = post("regulator-admin", carrier="cmcc-tj", dry_run="true")
     assert response.status_code in (201, 202) and response.get_json()["status"] == "previewed"
     assert get_prefix(db, parse_net("2001:db8:1::/48")) is None
+
+
+def test_upload_form_errors_sit_beside_their_fields(
+    client: Any, db: Session, carrier: Organization, login_as: Callable[..., Any], create_user: Callable[..., Any]
+) -> None:
+    from tests.support import csrf_token_in
+
+    login_as(create_user(role="carrier", organization=carrier))
+    token = csrf_token_in(client.get("/imports").get_data(as_text=True))
+    missing = client.post("/imports", data={"csrf_token": token, "mode": "delta"}, content_type="multipart/form-data")
+    assert missing.status_code == 200 and 'data-field-error="file"' in missing.get_data(as_text=True)
+    picture = client.post("/imports", data={"csrf_token": token, "mode": "delta",
+                                            "file": (io.BytesIO(b"\x89PNG\r\n\x1a\n\x00\x00"), "logo.png")},
+                          content_type="multipart/form-data")  # fmt: skip
+    assert picture.status_code == 200 and 'data-field-error="format"' in picture.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(ImportBatch)) == 0
+    assert client.get("/imports/2147483647").status_code == 404
+    bad_mode = client.post("/api/v1/imports", data={"mode": "sideways", "file": (io.BytesIO(b"x"), "a.csv")},
+                           content_type="multipart/form-data", headers={"X-CSRFToken": token})  # fmt: skip
+    assert bad_mode.status_code == 422 and bad_mode.get_json()["error"]["code"]
