@@ -39,6 +39,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -490,6 +491,7 @@ def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter
     for table in TEMP_TABLES:
         table.drop(connection, checkfirst=True)
         table.create(connection)
+    failed = True
     try:
         try:
             holdings = carrier_holdings(session, carrier, batch.scope)
@@ -498,22 +500,27 @@ def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter
                                      carrier=carrier.name)  # fmt: skip
             _lock_holdings(session, holdings)
             if previous is not None and _nothing_changed_since(session, previous, batch, holdings):
+                failed = False
                 return _repeat(batch, previous, outcome, problems)
             holders = Holders()
             _stage(session, batch, holders, problems, outcome, meter)
         except UnreadableFile as exc:
             batch.message, batch.message_params = exc.template, {k: str(v) for k, v in exc.params.items()}
+            failed = False
             return _finish(batch, BatchStatus.FAILED, outcome, problems)
         meter.set_phase("checking")
         holders.resolve(session, carrier)
         _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
         outcome.counts["holders_created"] = len(holders.unknown)
         problems.flush()
+        failed = False
         if batch.dry_run:
             return _finish(batch, BatchStatus.PREVIEWED, outcome, problems, holders)
         if outcome.counts["errors"] and not batch.allow_partial:
             return _finish(batch, BatchStatus.REJECTED, outcome, problems, holders)
+        failed = True
         meter.set_phase("loading")
+        _lock_parents(session, outcome)
         outcome.counts["holders_created"] = holders.create_unknown(session, carrier, actor)
         _apply(session, batch, actor, outcome)
         meter.set_phase("indexing")
@@ -521,10 +528,14 @@ def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter
         _audit(session, batch, actor, outcome)
         finished = _finish(batch, BatchStatus.LOADED, outcome, problems, holders)
         batch.details = {**(batch.details or {}), "fingerprint": registry_fingerprint(session, holdings)}
+        failed = False
         return finished
     finally:
-        for table in reversed(TEMP_TABLES):
-            table.drop(connection, checkfirst=True)
+        # After a failed statement PostgreSQL refuses every further one until the rollback, which drops the
+        # temporary tables anyway: dropping them here would hide the real error.
+        if not failed or connection.dialect.name != "postgresql":
+            for table in reversed(TEMP_TABLES):
+                table.drop(connection, checkfirst=True)
         meter.set_phase("done")
 
 
@@ -573,6 +584,18 @@ def _lock_holdings(session: Session, holdings: list[Prefix]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         ids = sorted(h.id for h in holdings)
         session.execute(select(Prefix.id).where(Prefix.id.in_(ids)).order_by(Prefix.id).with_for_update())
+
+
+def _lock_parents(session: Session, outcome: Outcome) -> None:
+    """Every prefix whose children change waits for nobody else's allocation while its index is rebuilt."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = [and_(Prefix.family == f, Prefix.start == to_key(s), Prefix.prefix_len == n) for f, s, n in outcome.touched]
+    ids = set(outcome.touched_ids)
+    for chunk in _chunks(keys, 500):
+        ids.update(session.scalars(select(Prefix.id).where(or_(*chunk))))
+    for chunk in _chunks(sorted(ids), 1000):
+        session.execute(select(Prefix.id).where(Prefix.id.in_(chunk)).order_by(Prefix.id).with_for_update())
 
 
 def _stage(session: Session, batch: ImportBatch, holders: Holders, problems: ProblemWriter, outcome: Outcome,

@@ -223,11 +223,13 @@ class Planner:
             holder = existing.holder_name or "—"
             yield self._reject(row, N_("%(prefix)s is registered to %(holder)s, outside your records"),
                                prefix=format_net(row.net), holder=holder)  # fmt: skip
+            yield from self._orphaned(stack, node, existing)
             return
         container = _surviving(stack[:-1])
         problem = self._placement_problem(container, row)
         if problem is not None:
             yield problem
+            yield from self._orphaned(stack, node, existing)
             return
         assert container is not None
         node.kind, node.line = row.attributes.kind, row.line
@@ -241,6 +243,12 @@ class Planner:
             yield Update(row, existing, changes, new_parent, depth)
         else:
             yield Unchanged(row, existing)
+
+    def _orphaned(self, stack: list[_Node], node: _Node, existing: Existing) -> Iterator[Event]:
+        """A registered prefix kept only because a (rejected) row named it goes with its removed parent."""
+        if len(stack) > 1 and stack[-2].removed and not node.removed:
+            node.removed = True
+            yield Remove(existing, record=False)
 
     def _placement_problem(self, container: _Node | None, row: Row) -> Reject | None:
         if container is None:

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization, User
+from core.errors import DomainError
 from core.extensions import db
 from core.security import allow
 from core.web import csv_response, page_number, paginate, run_form_operation
@@ -63,12 +64,16 @@ def queue_import(user: User, carrier: Organization, upload: FileStorage, options
         from core.errors import ValidationFailed
 
         raise ValidationFailed.on("format", exc.text()) from None
-    batch = start_batch(
-        db.session, actor=user, carrier=carrier, path=path, file_name=name, file_format=file_format,
-        mode=options.get("mode") or Mode.DELTA.value, dry_run=bool(options.get("dry_run")),
-        allow_partial=bool(options.get("allow_partial")), sheet=options.get("sheet") or None,
-        family=int(options["family"]) if options.get("family") else None,
-    )  # fmt: skip
+    try:
+        batch = start_batch(
+            db.session, actor=user, carrier=carrier, path=path, file_name=name, file_format=file_format,
+            mode=options.get("mode") or Mode.DELTA.value, dry_run=bool(options.get("dry_run")),
+            allow_partial=bool(options.get("allow_partial")), sheet=options.get("sheet") or None,
+            family=int(options["family"]) if options.get("family") else None,
+        )  # fmt: skip
+    except DomainError:
+        path.unlink(missing_ok=True)
+        raise
     enqueue_after_commit(db.session, batch, user)
     return batch
 
@@ -79,10 +84,9 @@ def carrier_for(code: str | None, field: str = "carrier") -> Organization:
         return current_user.organization
     from core.errors import ValidationFailed
 
-    if not code:
+    org = account_queries.organization_for_field(db.session, code, field) if code and code.strip() else None
+    if org is None:
         raise ValidationFailed.on(field, _("Name the importing organization."))
-    org = account_queries.organization_for_field(db.session, code, field)
-    assert org is not None
     return org
 
 

@@ -114,3 +114,12 @@ def test_reimports_change_nothing_and_snapshots_remove_exactly_what_is_missing(
             assert update.parent is not None and update.parent.contains(update.row.net)
             old_parent = by_id.get(update.existing.parent_id or 0)
             assert old_parent is not None and old_parent.net in missing
+
+
+def test_a_rejected_row_does_not_keep_a_prefix_whose_parent_goes() -> None:
+    assignment = Existing(100, Net(BASE, 16, WIDTH), 1, Attributes("assignment", 7), "客户", False, False)
+    subnet = Existing(101, Net(BASE, 24, WIDTH), 100, Attributes("subnet", 7), "客户", False, True)
+    row = Row(2, subnet.net, Attributes("assignment", 7))  # names the customer's subnet: not the carrier's record
+    events = list(Planner(mode_snapshot=True, carrier_name="c").plan(HOLDINGS, [assignment, subnet], [row]))
+    assert {e.existing.id for e in events if isinstance(e, Remove)} == {100, 101}
+    assert [e.row.line for e in events if isinstance(e, Reject)] == [2]
