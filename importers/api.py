@@ -7,7 +7,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from accounts import policy
@@ -16,61 +15,12 @@ from core.errors import ValidationFailed
 from core.extensions import db
 from core.security import allow
 from importers import queries
-from importers.models import COUNTS, Format, ImportBatch, Mode
-from importers.records import render
+from importers.models import COUNTS, ImportBatch
+from importers.schemas import ImportBatchSchema, ImportBatchSummarySchema, ImportFileSchema, ImportFormSchema
 from importers.views import carrier_for, queue_import
 
 blp = Blueprint("imports_api", __name__, url_prefix=f"{API_PREFIX}/imports", description="Carrier imports")
 PROBLEMS_SHOWN = 100
-
-
-class ImportFormSchema(Schema):
-    carrier = fields.String(load_default=None, validate=validate.Length(max=32),
-                            metadata={"description": "Importing organization's code (regulator administrators)."})  # fmt: skip
-    format = fields.String(load_default=None, validate=validate.OneOf([f.value for f in Format]))
-    mode = fields.String(load_default=Mode.DELTA.value, validate=validate.OneOf([m.value for m in Mode]))
-    dry_run = fields.Boolean(load_default=False)
-    allow_partial = fields.Boolean(load_default=False)
-    sheet = fields.String(load_default=None, validate=validate.Length(max=100))
-    family = fields.Integer(load_default=None, validate=validate.OneOf([4, 6]))
-
-
-class ImportFileSchema(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
-
-
-class ProblemSchema(Schema):
-    line = fields.Integer()
-    sheet = fields.String(allow_none=True)
-    column = fields.String()
-    value = fields.String()
-    message = fields.Function(lambda p: p.text())
-
-
-class ImportBatchSchema(Schema):
-    id = fields.Integer()
-    file_name = fields.String()
-    sha256 = fields.String()
-    format = fields.String()
-    carrier = fields.Function(lambda b: b.carrier.code)
-    mode = fields.String()
-    dry_run = fields.Boolean()
-    allow_partial = fields.Boolean()
-    status = fields.String()
-    message = fields.Function(lambda b: render(b.message, b.message_params) if b.message else None)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    same_content_as = fields.Integer(attribute="same_content_as_id", allow_none=True)
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
-    details = fields.Dict(allow_none=True)
-    problems = fields.List(fields.Nested(ProblemSchema))
-    problems_total = fields.Integer()
-
-
-class ImportBatchSummarySchema(ImportBatchSchema):
-    class Meta:
-        exclude = ("problems", "details")
 
 
 def _with_problems(batch: ImportBatch) -> dict[str, Any]:

@@ -1,0 +1,57 @@
+"""API representations of import batches and their problems."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from importers.models import Format, Mode
+from importers.records import render
+
+
+class ImportFormSchema(Schema):
+    carrier = fields.String(load_default=None, validate=validate.Length(max=32),
+                            metadata={"description": "Importing organization's code (regulator administrators)."})  # fmt: skip
+    format = fields.String(load_default=None, validate=validate.OneOf([f.value for f in Format]))
+    mode = fields.String(load_default=Mode.DELTA.value, validate=validate.OneOf([m.value for m in Mode]))
+    dry_run = fields.Boolean(load_default=False)
+    allow_partial = fields.Boolean(load_default=False)
+    sheet = fields.String(load_default=None, validate=validate.Length(max=100))
+    family = fields.Integer(load_default=None, validate=validate.OneOf([4, 6]))
+
+
+class ImportFileSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ProblemSchema(Schema):
+    line = fields.Integer()
+    sheet = fields.String(allow_none=True)
+    column = fields.String()
+    value = fields.String()
+    message = fields.Function(lambda p: p.text())
+
+
+class ImportBatchSchema(Schema):
+    id = fields.Integer()
+    file_name = fields.String()
+    sha256 = fields.String()
+    format = fields.String()
+    carrier = fields.Function(lambda b: b.carrier.code)
+    mode = fields.String()
+    dry_run = fields.Boolean()
+    allow_partial = fields.Boolean()
+    status = fields.String()
+    message = fields.Function(lambda b: render(b.message, b.message_params) if b.message else None)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    same_content_as = fields.Integer(attribute="same_content_as_id", allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    details = fields.Dict(allow_none=True)
+    problems = fields.List(fields.Nested(ProblemSchema))
+    problems_total = fields.Integer()
+
+
+class ImportBatchSummarySchema(ImportBatchSchema):
+    class Meta:
+        exclude = ("problems", "details")
