@@ -7,7 +7,8 @@ cycle, a CLI command, a job) owns the single commit or rollback.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +174,14 @@ class Database:
 
 def database_backend(url: str) -> str:
     return make_url(url).get_backend_name()
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size``. Callers that read rows from an open cursor of the same connection feed
+    ``bulk_insert`` a chunk at a time: PostgreSQL's COPY holds the connection while it runs."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def bulk_insert(session: Session, table: Any, columns: list[str], rows: Any, chunk: int = 50_000) -> int:

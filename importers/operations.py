@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,7 +50,7 @@ from accounts.audit import record_event
 from accounts.choices import OrgKind
 from accounts.models import AuditEvent, Organization, User
 from core.context import current_origin
-from core.db import analyze_tables, bulk_insert, utcnow
+from core.db import analyze_tables, bulk_insert, chunks, utcnow
 from importers.models import BatchStatus, Format, HolderReference, ImportBatch, ImportProblem, Mode
 from importers.plan import Attributes, Create, Existing, Holding, Move, Planner, Reject, Remove, Row, Unchanged, Update
 from importers.records import N_, AllocationRecord, Problem, UnreadableFile
@@ -161,14 +160,14 @@ class Holders:
         by_kind: dict[str, list[HolderSpec]] = {}
         for spec in self.specs:
             by_kind.setdefault(spec.key[0], []).append(spec)
-        for chunk in _chunks(by_kind.get("uscc", []), 500):
+        for chunk in chunks(by_kind.get("uscc", []), 500):
             found = dict(session.execute(
                 select(Organization.uscc, Organization.id).where(Organization.uscc.in_([s.key[1] for s in chunk]))
             ).all())  # fmt: skip
             for spec in chunk:
                 spec.organization_id = found.get(spec.key[1])
         for kind in ("id", "name"):
-            for chunk in _chunks(by_kind.get(kind, []), 500):
+            for chunk in chunks(by_kind.get(kind, []), 500):
                 found = dict(session.execute(
                     select(HolderReference.value, HolderReference.organization_id).where(
                         HolderReference.carrier_id == carrier.id, HolderReference.kind == kind,
@@ -198,7 +197,7 @@ class Holders:
             for spec, code in zip(unknown, codes, strict=True)
         ])  # fmt: skip
         ids: dict[str, int] = {}
-        for chunk in _chunks(codes, 500):
+        for chunk in chunks(codes, 500):
             ids.update(
                 session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all()
             )
@@ -418,7 +417,7 @@ class ProblemWriter:
     columns = ("batch_id", "line", "sheet", "column", "value", "message", "params")
 
     def __init__(self, session: Session, batch: ImportBatch) -> None:
-        self.session, self.batch_id, self.pending, self.count, self.first_lines = session, batch.id, [], 0, []
+        self.session, self.batch_id, self.pending, self.count = session, batch.id, [], 0
 
     def add(self, problem: Problem) -> None:
         """Held until ``flush``: the caller flushes when the connection is free (not inside a COPY)."""
@@ -592,9 +591,9 @@ def _lock_parents(session: Session, outcome: Outcome) -> None:
         return
     keys = [and_(Prefix.family == f, Prefix.start == to_key(s), Prefix.prefix_len == n) for f, s, n in outcome.touched]
     ids = set(outcome.touched_ids)
-    for chunk in _chunks(keys, 500):
+    for chunk in chunks(keys, 500):
         ids.update(session.scalars(select(Prefix.id).where(or_(*chunk))))
-    for chunk in _chunks(sorted(ids), 1000):
+    for chunk in chunks(sorted(ids), 1000):
         session.execute(select(Prefix.id).where(Prefix.id.in_(chunk)).order_by(Prefix.id).with_for_update())
 
 
@@ -623,7 +622,7 @@ def _stage(session: Session, batch: ImportBatch, holders: Holders, problems: Pro
 
     columns = ["line", "family", "start", "prefix_len", "kind", "holder_id", "usage", "description", "assigned_on"]
     # In chunks: PostgreSQL's COPY holds the connection, and problems are written between chunks.
-    for chunk in _chunks_of(rows(), CHUNK):
+    for chunk in chunks(rows(), CHUNK):
         bulk_insert(session, stage, columns, chunk)
         problems.flush()
     counts["rows"] += counts["skipped"]
@@ -926,14 +925,3 @@ def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, problems:
 
 def _cut(value: str | None, length: int) -> str | None:
     return value[:length] if value else None
-
-
-def _chunks_of(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from importers.records import N_, Problem
@@ -124,7 +124,6 @@ class _Node:
 class Planner:
     mode_snapshot: bool
     carrier_name: str
-    counts: dict[str, int] = field(default_factory=dict)
 
     def plan(self, holdings: Iterable[Holding], existing: Iterable[Existing], rows: Iterable[Row]) -> Iterator[Event]:
         # Equal networks meet in this order: the carrier's block, the registry's prefix, then the file's row.
@@ -189,7 +188,6 @@ class Planner:
         if top is not None and top.net == row.net:
             if top.holding and top.line is None:
                 top.line = row.line
-                self._count("holding_rows")  # the carrier's own block listed in its file
                 yield Unchanged(row, _holding_as_existing(top))
                 return
             if top.line is not None:
@@ -289,9 +287,6 @@ class Planner:
         if other_line is not None:
             params["line"] = other_line
         return Reject(row, Problem(row.line, "prefix", format_net(row.net), message, params))
-
-    def _count(self, name: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + 1
 
 
 def _surviving(stack: list[_Node]) -> _Node | None:

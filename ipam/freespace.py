@@ -214,9 +214,7 @@ def rebuild(session: Session, parent_id: int, parent: Net, children: Iterable[Ne
 
     Used after bulk changes; returns the number of free blocks written. Written in chunks, so that ``children``
     may be read from an open cursor of the same connection (PostgreSQL's COPY holds the connection)."""
-    import itertools
-
-    from core.db import bulk_insert
+    from core.db import bulk_insert, chunks
     from ipam.space import gaps
 
     session.execute(delete(fb).where(fb.c.parent_id == parent_id))
@@ -224,7 +222,4 @@ def rebuild(session: Session, parent_id: int, parent: Net, children: Iterable[Ne
     blocks = (
         (parent_id, b.length, to_key(b.start), to_key(sparse_key(parent, b.start))) for b in gaps(parent, children)
     )
-    written = 0
-    while chunk := list(itertools.islice(blocks, 50_000)):
-        written += bulk_insert(session, fb, columns, chunk)
-    return written
+    return sum(bulk_insert(session, fb, columns, chunk) for chunk in chunks(blocks, 50_000))
