@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from accounts import policy, queries
 from accounts.models import Organization, User
@@ -17,6 +17,7 @@ from accounts.schemas import (
     OrganizationSchema,
 )
 from core.api import API_PREFIX
+from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
 from core.web import paginate

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -17,11 +17,20 @@ from accounts import operations, queries
 from accounts.choices import AuthSource, OrgKind, Role
 from accounts.demo import DEMO_USERS
 from accounts.models import Organization, User
-from core.cli import emit, emit_one, fail, json_option, read_secret_from_stdin, unit_of_work
+from core.cli import (
+    CommandGroup,
+    OneLineCommand,
+    emit,
+    emit_one,
+    fail,
+    json_option,
+    read_secret_from_stdin,
+    unit_of_work,
+)
 from core.demo import DemoContext, run_demo_loaders
 
-org_cli = AppGroup("org", help="Organizations: regulators, registries, carriers, allocators, enterprises.")
-user_cli = AppGroup("user", help="User accounts.")
+org_cli = CommandGroup("org", help="Organizations: regulators, registries, carriers, allocators, enterprises.")
+user_cli = CommandGroup("user", help="User accounts.")
 
 
 def organization_row(org: Organization) -> dict[str, str | None]:
@@ -121,7 +130,7 @@ def demo_passwords(instance: Path) -> dict[str, str]:
     return stored
 
 
-@click.command("demo")
+@click.command("demo", cls=OneLineCommand)
 @json_option
 @with_appcontext
 def demo_command(as_json: bool) -> None:

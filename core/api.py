@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, Request
 from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import Schema, fields, validate
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser
 
 from core.security import PUBLIC_ENDPOINTS
 
 API_PREFIX = "/api/v1"
 MAX_PAGE_SIZE = 500
+MAX_PAGE_NUMBER = 100_000
+
+
+class JsonBodyParser(FlaskParser):
+    """Reads JSON bodies through the application's JSON provider (``core.web.SafeJSONProvider``), so the API
+    refuses deep, oversized-number or unstorable JSON with a 400 exactly as the rest of the application does."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not webargs_core.is_json(req.mimetype):
+            return webargs_core.missing
+        return req.get_json()
+
+
+class ApiBlueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 class V6Api(Api):
@@ -39,7 +59,7 @@ class ErrorSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE_NUMBER))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 

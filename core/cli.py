@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from core.context import Origin, origin
@@ -27,6 +29,42 @@ class CommandError(click.ClickException):
 
 def fail(message: str) -> CommandError:
     return CommandError(message)
+
+
+log = logging.getLogger("v6beian.cli")
+
+
+class _OneLineErrors:
+    """Every command errs in one line: an unexpected exception becomes ``error: …`` on stderr and exit status 1,
+    its traceback going to the debug log instead of the terminal."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except DomainError as exc:
+            raise fail(_field_message(exc)) from None
+        except Exception as exc:
+            log.debug("command failed", exc_info=True)
+            raise fail(f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else "unexpected failure (set LOG_LEVEL=DEBUG for details)"
+
+
+class CommandGroup(_OneLineErrors, AppGroup):
+    """A Flask command group whose commands err in one line."""
+
+
+class OneLineCommand(_OneLineErrors, click.Command):
+    """A stand-alone command that errs in one line."""
+
+
+# Database ids are 32-bit; a larger number names nothing (and must not overflow the driver).
+object_id = click.IntRange(1, 2**31 - 1)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,21 @@ DEFAULTS: dict[str, Any] = {
     "PREFERRED_URL_SCHEME": "http",
     "PAGE_SIZE": 50,
     "LOG_LEVEL": "INFO",
+    # Failed sign-ins are throttled per (account, client): after LOGIN_MAX_FAILURES the client waits, twice as
+    # long after each further failure, up to LOGIN_LOCKOUT_MINUTES. Nobody else's failures ever lock a client out.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
     "LOGIN_RATE_LIMIT": "20 per minute",  # sign-in attempts per client address
     "RATELIMIT_STORAGE_URL": "memory://",
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed
+    "REQUEST_MAX_KILOBYTES": 1024,  # body limit of every request but uploads (IMPORT_MAX_MEGABYTES)
+    # Sessions live on the server (the database, or Redis when SESSION_REDIS_URL is set); the cookie names one.
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_LIFETIME_HOURS": 12,
+    "SESSION_REDIS_URL": None,
+    "SQLITE_BUSY_TIMEOUT_SECONDS": 60,  # how long a writer waits for SQLite's write lock before answering 503
+    # Documentation prefixes (2001:db8::/32, 192.0.2.0/24, ...) may be registered: the demo and the tests.
+    "ALLOW_DOCUMENTATION_PREFIXES": False,
     # The directory (regulator staff). No LDAP_URL: the directory sign-in is not offered.
     "LDAP_URL": None,
     "LDAP_STARTTLS": False,
@@ -40,17 +51,27 @@ DEFAULTS: dict[str, Any] = {
     "LDAP_GROUP_ADMIN": None,
     "LDAP_ORG": "tjca",
     "LDAP_TIMEOUT": 5,
+    "LDAP_RECHECK_MINUTES": 15,  # directory users' groups are read again at least this often while signed in
     # Carrier imports: uploads are kept here for the worker (share it between machines); the job queue is a
     # SQLite file beside them unless REDIS_URL names a Redis server.
     "IMPORT_DIR": None,  # None: instance/imports
     "IMPORT_MAX_MEGABYTES": 512,
+    "IMPORT_DAILY_UPLOADS": 50,  # uploads per organization per day
+    "IMPORT_PENDING_MEGABYTES": 2048,  # bytes an organization's kept uploads may take at once
+    "IMPORT_PREVIEW_HOURS": 24,  # a checked file waits this long for its confirmation, then is deleted
+    "IMPORT_STALE_MINUTES": 5,  # a running import whose worker sent no heartbeat for this long has died
     "REDIS_URL": None,
     "IMPORT_JOBS_IMMEDIATE": False,  # run import jobs inside the request (tests, single-process set-ups)
 }
 
 ENV_SETTINGS = tuple(DEFAULTS)
-BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS", "IMPORT_JOBS_IMMEDIATE"}
-INTEGER_SETTINGS = {"PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT", "IMPORT_MAX_MEGABYTES"}
+BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS", "IMPORT_JOBS_IMMEDIATE", "ALLOW_DOCUMENTATION_PREFIXES"}
+INTEGER_SETTINGS = {
+    "PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT", "LDAP_RECHECK_MINUTES",
+    "IMPORT_MAX_MEGABYTES", "IMPORT_DAILY_UPLOADS", "IMPORT_PENDING_MEGABYTES", "IMPORT_PREVIEW_HOURS",
+    "IMPORT_STALE_MINUTES", "TRUSTED_PROXIES", "REQUEST_MAX_KILOBYTES", "SESSION_IDLE_MINUTES",
+    "SESSION_LIFETIME_HOURS", "SQLITE_BUSY_TIMEOUT_SECONDS",
+}  # fmt: skip
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 MIN_SECRET_LENGTH = 32
 KNOWN_UNSAFE_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test"}
@@ -94,7 +115,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if not app.config["IMPORT_DIR"]:
         app.config["IMPORT_DIR"] = str(instance / "imports")
-    app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_MEGABYTES"] * 1024 * 1024
+    # Uploads raise the limit for their own requests (core.web.accepts_upload); nothing else needs more.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["REQUEST_MAX_KILOBYTES"] * 1024
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

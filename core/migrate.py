@@ -8,7 +8,8 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import current_app
-from flask.cli import AppGroup
+
+from core.cli import CommandGroup
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,7 +36,7 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
+db_cli = CommandGroup("db", help="Database schema migrations (Alembic).")
 
 
 def _config() -> Config:

@@ -42,15 +42,21 @@ def allow(rule: str) -> Callable[[F], F]:
     return mark
 
 
+def view_handler(app: Flask, endpoint: str, method: str) -> Any:
+    """The function that answers ``method`` at ``endpoint``: the view, or the MethodView's method."""
+    view = app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        return getattr(view_class, method.lower(), None)
+    return view
+
+
 def access_rule(app: Flask, endpoint: str, method: str) -> str | None:
     view = app.view_functions.get(endpoint)
     if view is None:
         return None
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        handler = getattr(view_class, method.lower(), None)
-        return getattr(handler, "access_rule", None) or getattr(view_class, "access_rule", None)
-    return getattr(view, "access_rule", None)
+    handler = view_handler(app, endpoint, method)
+    return getattr(handler, "access_rule", None) or getattr(getattr(view, "view_class", None), "access_rule", None)
 
 
 def is_public_endpoint(app: Flask, endpoint: str | None) -> bool:
@@ -97,7 +103,13 @@ def _protect_forms() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from core.web import refuse_nul_in_form, widen_upload_limit
+
     # CSRF is checked here rather than by CSRFProtect's own hook, so token-authenticated API calls are exempt.
+    # Order matters: who the caller is and whether the route admits them is decided from headers and the
+    # cookie alone; only then is a body read (the CSRF token in a form), and only an admitted upload may be large.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    app.before_request(_protect_forms)
     app.before_request(_require_login)
+    app.before_request(widen_upload_limit)
+    app.before_request(_protect_forms)
+    app.before_request(refuse_nul_in_form)

@@ -15,13 +15,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from core.api import MAX_PAGE_NUMBER
 from core.config import SUPPORTED_LANGUAGES
 from core.context import Origin, set_origin
+from core.db import SAFE_METHODS
 from core.errors import DomainError, ValidationFailed
 from core.extensions import db
 from core.i18n import SESSION_KEY
@@ -29,6 +32,7 @@ from core.security import public
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -51,27 +55,57 @@ bp = Blueprint("core", __name__)
 # --- request life cycle --------------------------------------------------------------------------------
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+MAX_JSON_DEPTH = 32
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Request bodies are parsed only by the routes that read them, and only what the database can store gets
+    through: a body nested deeper than ``MAX_JSON_DEPTH``, a NUL character or a lone surrogate (neither fits in
+    PostgreSQL or SQLite text), or an integer of more than 4,300 digits is a 400, never a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        problem = json_value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+def json_value_problem(value: Any) -> str | None:
+    """Why a parsed JSON value cannot be taken, or None. Iterative: a deep value cannot exhaust the stack."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _unstorable_text(item):
+                return "JSON text holds a NUL character or a lone surrogate"
+            continue
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _unstorable_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
-def _refuse_nul_bytes() -> None:
-    """No text the platform stores or searches may hold a NUL byte (PostgreSQL text cannot): refuse it at the
-    door with a 400 instead of failing deep inside a query."""
+def _start_request() -> None:
+    """Name the request and refuse a NUL byte in its address (PostgreSQL text cannot hold one). The body is not
+    read here: nothing parses it before the route's rule has admitted the caller."""
     from werkzeug.exceptions import BadRequest
 
-    values = [*request.args.values(), *request.form.values(), request.path]
-    if any("\x00" in v for v in values) or (request.is_json and _contains_nul(request.get_json(silent=True))):
-        raise BadRequest()
-
-
-def _start_request() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
     set_origin(
@@ -81,6 +115,32 @@ def _start_request() -> None:
             channel="api" if request.path.startswith("/api/") else "web",
         )
     )
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+        raise BadRequest()
+
+
+def accepts_upload(view: F) -> F:
+    """Mark a view (or MethodView method) that takes a file upload: its requests may be IMPORT_MAX_MEGABYTES
+    instead of REQUEST_MAX_KILOBYTES, once the caller is known to be allowed there."""
+    view.accepts_upload = True  # type: ignore[attr-defined]
+    return view
+
+
+def widen_upload_limit() -> None:
+    """Runs after the sign-in check: only admitted callers of upload routes may send large bodies."""
+    from core.security import view_handler
+
+    handler = view_handler(current_app, request.endpoint or "", request.method)
+    if getattr(handler, "accepts_upload", False):
+        request.max_content_length = current_app.config["IMPORT_MAX_MEGABYTES"] * 1024 * 1024
+
+
+def refuse_nul_in_form() -> None:
+    """Form fields were read by the CSRF check; no stored or searched text may hold a NUL byte."""
+    from werkzeug.exceptions import BadRequest
+
+    if request.method not in SAFE_METHODS and any(_unstorable_text(v) for v in request.form.values()):
+        raise BadRequest()
 
 
 def _security_headers(response: Response) -> Response:
@@ -101,8 +161,8 @@ def _security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.json = SafeJSONProvider(app)
     app.before_request(_start_request)
-    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     app.register_blueprint(bp)
 
@@ -128,9 +188,6 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
-
-
-MAX_PAGE_NUMBER = 100_000
 
 
 def page_number() -> int:

@@ -6,14 +6,16 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from accounts import policy
 from core.api import API_PREFIX
+from core.api import ApiBlueprint as Blueprint
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.security import allow
+from core.web import accepts_upload
 from importers import queries
 from importers.models import COUNTS, ImportBatch
 from importers.schemas import ImportBatchSchema, ImportBatchSummarySchema, ImportFileSchema, ImportFormSchema
@@ -53,6 +55,7 @@ class Imports(MethodView):
         return [_with_problems(b) for b in db.session.scalars(queries.visible_batches(current_user).limit(100))]
 
     @allow(policy.Action.IMPORT_RECORDS)
+    @accepts_upload
     @blp.arguments(ImportFormSchema, location="form")
     @blp.arguments(ImportFileSchema, location="files")
     @blp.response(202, ImportBatchSchema)

@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
 from accounts import queries as account_queries
-from core.cli import emit, emit_one, fail, json_option
+from core.cli import CommandGroup, emit, emit_one, fail, json_option, object_id
 from core.context import Origin, origin
 from core.extensions import db
 from importers import queries
@@ -22,7 +21,7 @@ from importers.operations import Meter, start_batch
 from importers.records import UnreadableFile, render
 from importers.tasks import execute
 
-import_cli = AppGroup("import", help="Carriers' allocation records: import, list, show; the import worker.")
+import_cli = CommandGroup("import", help="Carriers' allocation records: import, list, show; the import worker.")
 
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
@@ -158,7 +157,7 @@ def list_imports(carrier_code: str | None, limit: int, as_json: bool) -> None:
 
 
 @import_cli.command("show")
-@click.argument("batch_id", type=int)
+@click.argument("batch_id", type=object_id)
 @click.option("--problems", "all_problems", is_flag=True, help="List every problem, not only the first 20.")
 @json_option
 def show_import(batch_id: int, all_problems: bool, as_json: bool) -> None:

@@ -20,7 +20,7 @@ from accounts.models import Organization, User
 from core.errors import DomainError
 from core.extensions import db
 from core.security import allow
-from core.web import csv_response, page_number, paginate, run_form_operation
+from core.web import accepts_upload, csv_response, page_number, paginate, run_form_operation
 from importers import queries
 from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
@@ -45,7 +45,10 @@ def load_batch(batch_id: int) -> ImportBatch:
 
 def store_upload(upload: FileStorage) -> tuple[Path, str]:
     """Keep the upload where the worker reads it; the stored name never comes from the client."""
-    name = (upload.filename or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200] or "upload"
+    # The name is shown and stored as the client gave it, less any path and control characters (a NUL byte
+    # cannot be stored in PostgreSQL text).
+    given = "".join(ch for ch in (upload.filename or "") if ch.isprintable())
+    name = given.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200] or "upload"
     directory = Path(current_app.config["IMPORT_DIR"])
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}-{secure_filename(name) or 'upload'}"
@@ -92,6 +95,7 @@ def carrier_for(code: str | None, field: str = "carrier") -> Organization:
 
 @bp.route("", methods=["GET", "POST"])
 @allow(VIEW)
+@accepts_upload
 def import_list() -> str | Response:
     form = UploadForm() if policy.can(current_user, policy.Action.IMPORT_RECORDS) else None
     if form is not None and form.validate_on_submit():

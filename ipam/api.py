@@ -6,12 +6,13 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
 from core.api import API_PREFIX
+from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
 from ipam import operations, queries

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from accounts import queries as account_queries
 from accounts.models import Organization
-from core.cli import emit, emit_one, fail, json_option, unit_of_work
+from core.cli import CommandGroup, emit, emit_one, fail, json_option, unit_of_work
 from ipam import operations, queries
 from ipam.choices import PrefixKind, Usage
 from ipam.models import Prefix
 from ipam.space import Strategy, format_net
 
-prefix_cli = AppGroup("prefix", help="The prefix registry: add, allocate, list, release.")
+prefix_cli = CommandGroup("prefix", help="The prefix registry: add, allocate, list, release.")
 
 
 def prefix_row(prefix: Prefix) -> dict[str, object]:
