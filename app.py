@@ -7,18 +7,27 @@ import os
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
 import importers
 import ipam
 from core import api, i18n, security, web
-from core.config import load_config
+from core.config import ConfigurationError, load_config
 from core.errors import register_error_handlers
 from core.extensions import csrf, db, limiter, login_manager
 from core.migrate import db_cli
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application; a setting that cannot work stops it with one line saying which and why."""
+    try:
+        return _build_app(config)
+    except ConfigurationError as exc:
+        raise SystemExit(f"v6beian: configuration error: {exc}") from None
+
+
+def _build_app(config: dict[str, Any] | None) -> Flask:
     app = Flask(
         __name__,
         instance_path=os.environ.get("V6BEIAN_INSTANCE") or None,
@@ -27,6 +36,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     load_config(app, config)
+    if app.config["TRUSTED_PROXIES"]:
+        # The client address and scheme come from the proxies we put in front, so that rate limits and sign-in
+        # throttles count each client rather than one shared bucket (and nobody else may claim an address).
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)

@@ -6,12 +6,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from flask import Request, Response, g, request, session
+    from typing import Any
 
-    from accounts import operations, policy
+    from flask import Request, Response, current_app, g, request, session
+
+    from accounts import operations, policy, queries
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, user_cli
     from accounts.demo import load_accounts_demo
+    from accounts.ldap import LdapSettings
     from accounts.models import User
     from accounts.views import SIGNED_IN_AT, bp
     from core.api import api
@@ -64,8 +67,18 @@ def init_app(app: Flask) -> None:
             return ""
         return division.name_zh if current_language() == "zh_CN" else division.name_en
 
-    from core import security
+    from core import security, web
 
+    # A directory setting that cannot work stops the application here (ConfigurationError), not at a sign-in.
+    LdapSettings.from_config(app.config)
+
+    def directory_problem(session: Any) -> str | None:
+        settings = LdapSettings.from_config(current_app.config)
+        if settings is not None and queries.organization_by_code(session, settings.organization) is None:
+            return f"LDAP_ORG names no organization ({settings.organization}): directory users cannot sign in"
+        return None
+
+    web.add_health_check(app, directory_problem)
     security.access_check = policy.route_check
     app.register_blueprint(bp)
     api.register_blueprint(blp)

@@ -111,7 +111,7 @@ def user_list(org_code: str | None, as_json: bool) -> None:
     with unit_of_work() as session:
         stmt = select(User).join(User.organization).order_by(Organization.code, User.username)
         if org_code:
-            stmt = stmt.where(Organization.code == org_code)
+            stmt = stmt.where(Organization.id == queries.organization_id_by_code(org_code))
         rows = [user_row(u) for u in session.scalars(stmt)]
         emit(rows, ["username", "display_name", "organization", "role", "auth_source", "active"], as_json=as_json)
 

@@ -11,12 +11,15 @@ import logging
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask_babel import lazy_gettext as _l
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls
 from ldap3.core.exceptions import LDAPException, LDAPSocketOpenError, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 
+from accounts.validators import normalize_code
+from core.config import ConfigurationError
 from core.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,50 @@ class DirectoryRefused(DomainError):
     status = 401
 
 
+class DirectoryMisconfigured(DirectoryUnavailable):
+    """The directory settings name something that does not exist (LDAP_ORG); an administrator must fix them."""
+
+    code = "directory_misconfigured"
+
+
+@dataclass(frozen=True)
+class DirectoryServer:
+    """One server of LDAP_URL, read by RFC 4516: ``ldap[s]://host[:port][/base-dn[?attributes?scope?filter]]``."""
+
+    host: str
+    port: int
+    ssl: bool
+    base: str = ""
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'ldaps' if self.ssl else 'ldap'}://{host}:{self.port}"
+
+
+def parse_ldap_url(url: str) -> DirectoryServer:
+    """The server an LDAP URL names; ``ValueError`` says what is wrong with it. IPv6 literals go in brackets."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("ldap", "ldaps"):
+        raise ValueError("it must start with ldap:// or ldaps://")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if not host:
+        raise ValueError("it names no host")
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    if parts.fragment or (parts.username or parts.password):
+        raise ValueError("user names, passwords and fragments do not belong in an LDAP URL")
+    return DirectoryServer(host=host, port=port or (636 if scheme == "ldaps" else 389), ssl=scheme == "ldaps",
+                           base=unquote(parts.path.lstrip("/")))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class LdapSettings:
-    urls: tuple[str, ...]
+    servers: tuple[DirectoryServer, ...]
     user_base: str
     user_filter: str = "(uid={username})"
     bind_dn: str | None = None
@@ -51,17 +95,34 @@ class LdapSettings:
     group_admin: str | None = None
     organization: str = "tjca"
     timeout: int = 5
+    recheck_minutes: int = 15
 
     @classmethod
     def from_config(cls, config: Any) -> LdapSettings | None:
-        """None when no directory is configured (the LDAP sign-in is then not offered)."""
-        urls = tuple(u for u in str(config.get("LDAP_URL") or "").replace(",", " ").split() if u)
+        """None when no directory is configured (the LDAP sign-in is then not offered). A setting that cannot
+        work raises ``ConfigurationError`` naming it: the application refuses to start with it."""
+        urls = [u for u in str(config.get("LDAP_URL") or "").replace(",", " ").split() if u]
         if not urls:
             return None
+        servers = []
+        for url in urls:
+            try:
+                servers.append(parse_ldap_url(url))
+            except ValueError as exc:
+                raise ConfigurationError(f"LDAP_URL: {url!r} is not a usable LDAP URL: {exc}") from None
+        user_filter = config.get("LDAP_USER_FILTER") or "(uid={username})"
+        if "{username}" not in user_filter or user_filter.count("(") != user_filter.count(")"):
+            raise ConfigurationError(
+                f"LDAP_USER_FILTER: {user_filter!r} must be an LDAP filter with {{username}} in it"
+            )
+        try:
+            timeout = int(config.get("LDAP_TIMEOUT") or 5)
+        except (TypeError, ValueError):
+            raise ConfigurationError("LDAP_TIMEOUT must be a number of seconds") from None
         return cls(
-            urls=urls,
-            user_base=config.get("LDAP_USER_BASE") or "",
-            user_filter=config.get("LDAP_USER_FILTER") or "(uid={username})",
+            servers=tuple(servers),
+            user_base=config.get("LDAP_USER_BASE") or servers[0].base,
+            user_filter=user_filter,
             bind_dn=config.get("LDAP_BIND_DN") or None,
             bind_password=config.get("LDAP_BIND_PASSWORD") or None,
             starttls=bool(config.get("LDAP_STARTTLS")),
@@ -70,8 +131,9 @@ class LdapSettings:
             attr_email=config.get("LDAP_ATTR_EMAIL") or "mail",
             group_regulator=config.get("LDAP_GROUP_REGULATOR") or None,
             group_admin=config.get("LDAP_GROUP_ADMIN") or None,
-            organization=config.get("LDAP_ORG") or "tjca",
-            timeout=max(1, int(config.get("LDAP_TIMEOUT") or 5)),
+            organization=normalize_code(str(config.get("LDAP_ORG") or "tjca")),
+            timeout=max(1, timeout),
+            recheck_minutes=max(1, int(config.get("LDAP_RECHECK_MINUTES") or 15)),
         )
 
 
@@ -94,13 +156,11 @@ def _unavailable() -> DirectoryUnavailable:
 
 def _pool(settings: LdapSettings) -> ServerPool:
     tls = None
-    if settings.ca_file or any(u.startswith("ldaps://") for u in settings.urls) or settings.starttls:
+    if settings.ca_file or any(s.ssl for s in settings.servers) or settings.starttls:
         tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
     servers = [
-        Server(
-            url, use_ssl=url.lower().startswith("ldaps://"), tls=tls, connect_timeout=settings.timeout, get_info=NONE
-        )
-        for url in settings.urls
+        Server(s.host, port=s.port, use_ssl=s.ssl, tls=tls, connect_timeout=settings.timeout, get_info=NONE)
+        for s in settings.servers
     ]
     # One round over the servers in order: the first that answers serves the sign-in.
     return ServerPool(servers, FIRST, active=1, exhaust=False)

@@ -3,6 +3,7 @@ leaves the commit to its caller."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -17,9 +18,11 @@ from accounts.choices import ROLE_ORG_KINDS, AuthSource, OrgKind, Role
 from accounts.ldap import MAX_USERNAME_LENGTH, LdapSettings
 from accounts.models import ApiToken, AuditEvent, Organization, User
 from accounts.passwords import hash_password, needs_rehash, password_policy_error, verify_password
-from accounts.validators import division_error, normalize_uscc, org_code_error, uscc_error
+from accounts.validators import division_error, normalize_code, normalize_uscc, org_code_error, uscc_error
 from core.db import utcnow
 from core.errors import DomainError, Message, PermissionDenied, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 ORGANIZATION_FIELDS = (
     "kind", "code", "name", "name_en", "uscc", "division_code", "address",
@@ -52,7 +55,7 @@ def _clean_organization_fields(values: dict[str, Any]) -> dict[str, Any]:
     if cleaned.get("uscc"):
         cleaned["uscc"] = normalize_uscc(cleaned["uscc"])
     if cleaned.get("code"):
-        cleaned["code"] = cleaned["code"].lower()
+        cleaned["code"] = normalize_code(cleaned["code"])
     return cleaned
 
 
@@ -277,7 +280,10 @@ def _sign_in_with_directory(
             "Your directory account is not in a v6beian group; ask your administrator for access."))  # fmt: skip
     organization = session.scalar(select(Organization).where(Organization.code == directory.organization))
     if organization is None:
-        raise ValidationFailed(_l("LDAP_ORG names no organization (%(code)s).", code=directory.organization))
+        log.error("directory sign-in refused: LDAP_ORG names no organization (%s)", directory.organization)
+        raise ldap.DirectoryMisconfigured(
+            _l("Directory sign-in is not set up correctly; please tell your administrator (LDAP_ORG).")
+        )
     if user is None:
         if session.scalar(select(User.id).where(User.username == account.username.lower())) is not None:
             _failed(session, login_key, None)  # a local account has this name; never merge the two

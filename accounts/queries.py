@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import ApiToken, AuditEvent, Organization, User
+from accounts.validators import normalize_code
 from core.errors import ValidationFailed
 
 
@@ -43,7 +44,11 @@ def organization_list(q: str | None = None, kind: str | None = None) -> Select[t
 
 
 def organization_by_code(session: Session, code: str) -> Organization | None:
-    return session.scalar(select(Organization).where(Organization.code == code))
+    return session.scalar(select(Organization).where(Organization.code == normalize_code(code)))
+
+
+def organization_id_by_code(code: str) -> ScalarSelect[int]:
+    return select(Organization.id).where(Organization.code == normalize_code(code)).scalar_subquery()
 
 
 def organization_for_field(session: Session, code: str | None, field: str) -> Organization | None:
@@ -113,10 +118,7 @@ def audit_events(flt: AuditFilter) -> Select[tuple[AuditEvent]]:
     if flt.actor:
         stmt = stmt.where(AuditEvent.actor_name == flt.actor)
     if flt.organization:
-        stmt = stmt.where(
-            AuditEvent.organization_id
-            == select(Organization.id).where(Organization.code == flt.organization).scalar_subquery()
-        )
+        stmt = stmt.where(AuditEvent.organization_id == organization_id_by_code(flt.organization))
     if flt.object_type:
         stmt = stmt.where(AuditEvent.object_type == flt.object_type)
     if flt.object_id:

@@ -73,6 +73,11 @@ def division_error(code: str) -> Message | None:
     return None
 
 
+def normalize_code(code: str) -> str:
+    """Organization codes are stored in lower case and compared without case: ``BARC`` names ``barc``."""
+    return code.strip().lower()
+
+
 def org_code_error(code: str) -> Message | None:
     if not ORG_CODE_PATTERN.match(code):
         return _l(

@@ -258,6 +258,14 @@ def switch_language() -> Response:
     return redirect(safe_next_url(request.form.get("next"), "accounts.login"))
 
 
+HealthCheck = Callable[[Session], "str | None"]
+
+
+def add_health_check(app: Flask, check: HealthCheck) -> None:
+    """A domain package's check for /healthz: it returns what is wrong (one line) or None."""
+    app.extensions.setdefault("v6beian.health_checks", []).append(check)
+
+
 @bp.get("/healthz")
 @public
 def healthz() -> tuple[Response, int]:
@@ -266,6 +274,10 @@ def healthz() -> tuple[Response, int]:
     except Exception:
         log.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable"), 503
+    checks = current_app.extensions.get("v6beian.health_checks", [])
+    problems = [problem for check in checks if (problem := check(db.session)) is not None]
+    if problems:
+        return jsonify(status="error", database="ok", problems=problems), 503
     return jsonify(status="ok", database="ok"), 200
 
 

@@ -49,6 +49,7 @@ from accounts import policy
 from accounts.audit import record_event
 from accounts.choices import OrgKind
 from accounts.models import AuditEvent, Organization, User
+from accounts.validators import normalize_code
 from core.context import current_origin
 from core.db import analyze_tables, bulk_insert, chunks, utcnow
 from importers.models import BatchStatus, Format, HolderReference, ImportBatch, ImportProblem, Mode
@@ -185,7 +186,7 @@ class Holders:
         """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them."""
         unknown = self.unknown
         codes = [
-            spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
+            normalize_code(spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}")
             for spec in unknown
         ]
         now = utcnow()

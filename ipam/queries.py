@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from accounts import policy
-from accounts.models import Organization, User
+from accounts.models import User
+from accounts.queries import organization_id_by_code
 from ipam.models import Prefix, from_key, to_key
 from ipam.space import Net, Utilization, parse_net, utilization
 
@@ -55,8 +56,7 @@ def filtered(user: User | None, flt: PrefixFilter, session: Session) -> Select[t
             Prefix.last >= to_key(flt.contains.last),
         )
     if flt.holder:
-        holder_id = session.scalar(select(Organization.id).where(Organization.code == flt.holder))
-        stmt = stmt.where(Prefix.holder_id == holder_id) if holder_id is not None else stmt.where(false())
+        stmt = stmt.where(Prefix.holder_id == organization_id_by_code(flt.holder))
     if flt.kind:
         stmt = stmt.where(Prefix.kind == flt.kind)
     if flt.family:

@@ -154,3 +154,73 @@ def test_directory_names_ignore_case_for_accounts_and_lockout(ldap_app, client: 
         sign_in(ldap_app.test_client(), spelling, "wrong")
     failures = db.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "auth.login_failed")).all()
     assert set(failures) == {"alice"}
+
+
+# -- settings ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "ssl", "base"),
+    [
+        ("ldap://dir.example:389/", "dir.example", 389, False, ""),
+        ("ldap://dir.example", "dir.example", 389, False, ""),
+        ("ldaps://[2001:db8::10]:1636/", "2001:db8::10", 1636, True, ""),
+        ("ldaps://[::1]", "::1", 636, True, ""),
+        (
+            "ldap://dir.example/ou=people,dc=tjca?uid?sub?(objectClass=*)",
+            "dir.example",
+            389,
+            False,
+            "ou=people,dc=tjca",
+        ),
+        ("LDAP://Dir.Example:10389/dc=a%2Cb", "dir.example", 10389, False, "dc=a,b"),
+    ],
+)
+def test_ldap_urls_are_read_by_rfc_4516(url: str, host: str, port: int, ssl: bool, base: str) -> None:
+    from accounts.ldap import parse_ldap_url
+
+    server = parse_ldap_url(url)
+    assert (server.host, server.port, server.ssl, server.base) == (host, port, ssl, base)
+
+
+@pytest.mark.parametrize("url", ["http://dir.example", "ldap://", "ldap://dir.example:99999/", "ldap://dir:port/"])
+def test_a_bad_ldap_url_stops_the_app_with_one_line(database_url: str, tmp_path: Path, url: str) -> None:
+    from app import create_app
+
+    with pytest.raises(SystemExit) as stopped:
+        create_app({"DATABASE_URL": database_url, "SECRET_KEY": "s" * 40, "LDAP_URL": url,
+                    "IMPORT_DIR": str(tmp_path)})  # fmt: skip
+    message = str(stopped.value)
+    assert "\n" not in message and "LDAP_URL" in message and url in message
+
+
+def test_a_trailing_slash_in_the_url_signs_in(ldap_app, directory: Directory, client: FlaskClient) -> None:
+    ldap_app.config["LDAP_URL"] = directory.url + "/"
+    assert sign_in(client, "alice", "alice-directory-pw").status_code == 302
+
+
+def test_the_regulator_organization_code_ignores_case(ldap_app, client: FlaskClient) -> None:
+    ldap_app.config["LDAP_ORG"] = "TJCA"
+    assert sign_in(client, "alice", "alice-directory-pw").status_code == 302
+
+
+def test_an_ldap_org_naming_nobody_is_a_clear_refusal_and_shows_on_healthz(ldap_app, client: FlaskClient) -> None:
+    ldap_app.config["LDAP_ORG"] = "no-such-regulator"
+    response = sign_in(client, "alice", "alice-directory-pw")
+    assert response.status_code == 200 and "LDAP_ORG" in response.get_data(as_text=True)
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "no-such-regulator" in health.get_json()["problems"][0]
+
+
+def test_a_user_in_both_groups_gets_the_admin_role(
+    ldap_app, directory: Directory, client: FlaskClient, db: Session
+) -> None:
+    from ldap3 import MODIFY_ADD, MODIFY_DELETE
+
+    alice = f"uid=alice,{PEOPLE}"
+    directory.modify(ADMINS, {"member": [(MODIFY_ADD, [alice])]})  # the memberof overlay follows
+    try:
+        assert sign_in(client, "alice", "alice-directory-pw").status_code == 302
+        assert db.scalar(select(User.role).where(User.username == "alice")) == "regulator-admin"
+    finally:
+        directory.modify(ADMINS, {"member": [(MODIFY_DELETE, [alice])]})
