@@ -10,13 +10,13 @@ def init_app(app: Flask) -> None:
 
     from flask import Request, Response, current_app, g, request, session
 
-    from accounts import operations, policy, queries
+    from accounts import operations, policy, queries, sessions
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, user_cli
     from accounts.demo import load_accounts_demo
     from accounts.ldap import LdapSettings
     from accounts.models import User
-    from accounts.views import SIGNED_IN_AT, bp
+    from accounts.views import SESSION_ID_KEY, bp
     from core.api import api
     from core.db import SAFE_METHODS
     from core.demo import register_demo_loader
@@ -28,14 +28,13 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         if not user_id.isdigit() or bearer_request():
             return None  # a request that carries a token is judged by the token alone
-        user = db.session.get(User, int(user_id))
-        if user is None or not user.active:
+        secret = session.get(SESSION_ID_KEY)
+        if not isinstance(secret, str) or len(user_id) > 10:
             return None
-        signed_in_at = session.get(SIGNED_IN_AT)
-        changed = user.credentials_changed_at
-        if changed is not None and (signed_in_at is None or signed_in_at < changed.timestamp()):
-            return None  # the password changed since this session signed in
-        return user
+        return operations.resume_session(
+            db.session, secret, int(user_id), rules=sessions.SessionRules.from_config(current_app.config),
+            directory=LdapSettings.from_config(current_app.config),
+        )  # fmt: skip
 
     @login_manager.request_loader
     def load_user_from_token(req: Request) -> User | None:
@@ -71,6 +70,7 @@ def init_app(app: Flask) -> None:
 
     # A directory setting that cannot work stops the application here (ConfigurationError), not at a sign-in.
     LdapSettings.from_config(app.config)
+    sessions.configure(sessions.store_for(app.config))
 
     def directory_problem(session: Any) -> str | None:
         settings = LdapSettings.from_config(current_app.config)

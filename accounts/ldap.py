@@ -190,6 +190,27 @@ def authenticate(settings: LdapSettings, username: str, password: str) -> Direct
     if not password or not username or len(username) > MAX_USERNAME_LENGTH or "\x00" in username:
         raise _refused()
     pool = _pool(settings)
+    account = _find(settings, pool, username)
+    if account is None:
+        raise _refused()
+    personal = _connect(settings, pool, account.dn, password)
+    try:
+        if not personal.bind():
+            raise _refused()
+    finally:
+        personal.unbind()
+    return account
+
+
+def lookup(settings: LdapSettings, username: str) -> DirectoryAccount | None:
+    """The account as the directory has it now (groups included), read with the service account; None when the
+    directory no longer has it. For re-checking a signed-in user without their password."""
+    if not username or len(username) > MAX_USERNAME_LENGTH or "\x00" in username:
+        return None
+    return _find(settings, _pool(settings), username)
+
+
+def _find(settings: LdapSettings, pool: ServerPool, username: str) -> DirectoryAccount | None:
     service = _connect(settings, pool, settings.bind_dn, settings.bind_password)
     try:
         if (settings.bind_dn or settings.bind_password) and not service.bind():
@@ -206,20 +227,12 @@ def authenticate(settings: LdapSettings, username: str, password: str) -> Direct
             raise _unavailable()
         entries = list(service.entries)
         if len(entries) != 1:
-            raise _refused()
+            return None
         entry = entries[0]
         dn = entry.entry_dn
         groups = {g.lower() for g in _values(entry, "memberOf")}
     finally:
         service.unbind()
-
-    personal = _connect(settings, pool, dn, password)
-    try:
-        if not personal.bind():
-            raise _refused()
-    finally:
-        personal.unbind()
-
     if not groups:
         groups = _groups_by_membership_search(settings, pool, dn)
     names = _values(entry, settings.attr_name)

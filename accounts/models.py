@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, true
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.choices import AuthSource, OrgKind, Role
@@ -149,3 +149,38 @@ class ApiToken(Base):
 
     def usable_at(self, moment: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > moment
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of one account from one client (a device that signed in before, else an address).
+
+    Throttling per (account, client) means an outsider's failures slow only the outsider: the account's owner,
+    signing in from a known device, is never held back by them.
+    """
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)  # the casefolded sign-in name
+    client: Mapped[str] = mapped_column(String(80), primary_key=True)  # "device:<id>" or "address:<ip>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server: the cookie holds only a random secret whose hash is
+    here, so logging out, a password change, deactivation or an administrator ends it for good."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute lifetime
+    # Directory users: when their groups were last read successfully, and last tried (None for local accounts).
+    directory_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    directory_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))

@@ -9,14 +9,15 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounts import ldap, policy, tokens
+from accounts import ldap, policy, sessions, tokens
 from accounts.audit import record_event, snapshot
 from accounts.choices import ROLE_ORG_KINDS, AuthSource, OrgKind, Role
 from accounts.ldap import MAX_USERNAME_LENGTH, LdapSettings
-from accounts.models import ApiToken, AuditEvent, Organization, User
+from accounts.models import ApiToken, LoginThrottle, Organization, User
 from accounts.passwords import hash_password, needs_rehash, password_policy_error, verify_password
 from accounts.validators import division_error, normalize_code, normalize_uscc, org_code_error, uscc_error
 from core.db import utcnow
@@ -35,8 +36,8 @@ class AuthenticationFailed(DomainError):
     status = 401
 
 
-class AccountLocked(AuthenticationFailed):
-    code = "account_locked"
+class SignInThrottled(AuthenticationFailed):
+    code = "sign_in_throttled"
     status = 429
 
 
@@ -183,10 +184,26 @@ def create_user(
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """How many failed sign-ins lock an account, and for how long."""
+    """Failed sign-ins are throttled per (account, client): ``max_failures`` are free, then each further one
+    makes that client wait, twice as long each time from ``first_delay`` up to ``lockout``."""
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
+    first_delay: timedelta = timedelta(seconds=30)
+
+    def delay_after(self, failures: int) -> timedelta | None:
+        if failures < self.max_failures:
+            return None
+        return min(self.first_delay * 2 ** min(failures - self.max_failures, 20), self.lockout)
+
+
+# A client's failures are forgotten a day after its last one.
+FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)
+
+
+def client_key(device: str | None, address: str | None) -> str:
+    """Who is signing in, for throttling: the device that signed in to this account before, else the address."""
+    return f"device:{device}" if device else f"address:{address or 'unknown'}"[:80]
 
 
 def sign_in(
@@ -194,17 +211,19 @@ def sign_in(
     username: str,
     password: str,
     *,
+    client: str,
     directory: LdapSettings | None = None,
     policy_: LoginPolicy | None = None,
 ) -> User:
     """Sign in with a local password, or with the directory for accounts that are not local.
 
     Local accounts come first, so a break-glass local administrator works while the directory is down. Every
-    refusal looks the same from outside and is recorded; repeated failures lock the account for a while.
+    refusal looks the same from outside and is recorded; repeated failures from one client slow that client
+    down (``client``, see ``client_key``), never anybody else.
     """
     rules = policy_ or LoginPolicy()
     username = username.strip()[:MAX_USERNAME_LENGTH]
-    # Directories match names without regard to case; so do lockout and directory accounts here, so that
+    # Directories match names without regard to case; so do throttles and directory accounts here, so that
     # "Alice" is neither a fresh account nor a fresh set of guesses for "alice".
     login_key = username.casefold()[:64]
     user = session.scalar(select(User).where(User.username == username, User.auth_source == AuthSource.LOCAL.value))
@@ -212,19 +231,21 @@ def sign_in(
         user = session.scalar(
             select(User).where(User.username == username.lower(), User.auth_source == AuthSource.LDAP.value)
         )
-    _refuse_if_locked(session, login_key, user, rules)
+    attempt = _Attempt(session, login_key, client, user, rules)
+    attempt.refuse_if_throttled()
     if user is not None and user.auth_source == AuthSource.LOCAL.value:
         ok = verify_password(user.password_hash, password) if password else False
         if not ok or not user.active:
-            _failed(session, login_key, user)
+            attempt.failed()
         assert user.password_hash is not None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
     elif directory is not None:
-        user = _sign_in_with_directory(session, directory, username, password, user, login_key)
+        user = _sign_in_with_directory(session, directory, username, password, attempt)
     else:
         verify_password(None, password)  # same work, same time, as for a real account
-        _failed(session, login_key, None)
+        attempt.failed()
+    attempt.succeeded()
     user.last_login_at = utcnow()
     record_event(
         session, actor=user, action="auth.login", object_type="user", object_id=user.username,
@@ -234,50 +255,88 @@ def sign_in(
     return user
 
 
-def _failed(session: Session, username: str, user: User | None, message: Message | None = None) -> NoReturn:
-    record_event(
-        session, actor=None, action="auth.login_failed", object_type="user", object_id=username[:64],
-        organization_id=user.organization_id if user else None,
-    )  # fmt: skip
-    session.flush()
-    raise AuthenticationFailed(message or _l("Wrong username or password."))
+@dataclass
+class _Attempt:
+    """One sign-in attempt of ``account`` from ``client`` and the throttle it answers to."""
 
+    session: Session
+    account: str
+    client: str
+    user: User | None
+    rules: LoginPolicy
 
-def _refuse_if_locked(session: Session, username: str, user: User | None, rules: LoginPolicy) -> None:
-    since = utcnow() - rules.lockout
-    if user is not None and user.last_login_at is not None and user.last_login_at > since:
-        since = user.last_login_at
-    failures = session.scalar(
-        select(func.count()).where(
-            AuditEvent.object_type == "user",
-            AuditEvent.object_id == username[:64],
-            AuditEvent.action == "auth.login_failed",
-            AuditEvent.occurred_at > since,
-        )
-    )
-    if (failures or 0) >= rules.max_failures:
+    def _row(self) -> LoginThrottle | None:
+        return self.session.get(LoginThrottle, (self.account, self.client))
+
+    def refuse_if_throttled(self) -> None:
+        row = self._row()
+        now = utcnow()
+        if row is not None and row.blocked_until is not None and row.blocked_until > now:
+            log.info("sign-in throttled: account=%s client=%s failures=%d", self.account, self.client, row.failures)
+            raise SignInThrottled(
+                _l("Too many failed sign-ins from here; please wait %(seconds)d seconds and try again.",
+                   seconds=max(1, int((row.blocked_until - now).total_seconds()) + 1))
+            )  # fmt: skip
+
+    def failed(self, message: Message | None = None) -> NoReturn:
+        now = utcnow()
+        row = self._row()
+        if row is None:
+            # Two failures at once may both find no row: the savepoint lets the second one count on the first's.
+            savepoint = self.session.begin_nested()
+            try:
+                row = LoginThrottle(account=self.account, client=self.client, failures=0, last_failure_at=now)
+                self.session.add(row)
+                self.session.flush()
+                savepoint.commit()
+            except IntegrityError:
+                savepoint.rollback()
+                row = self._row()
+                assert row is not None
+        if row.last_failure_at < now - FAILURES_FORGOTTEN_AFTER:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        delay = self.rules.delay_after(row.failures)
+        row.blocked_until = now + delay if delay is not None else None
         record_event(
-            session, actor=None, action="auth.login_locked", object_type="user", object_id=username[:64],
-            organization_id=user.organization_id if user else None,
+            self.session, actor=None, action="auth.login_failed", object_type="user", object_id=self.account,
+            organization_id=self.user.organization_id if self.user else None, summary=self.client,
         )  # fmt: skip
-        session.flush()
-        raise AccountLocked(
-            _l("Too many failed sign-ins; this account is locked for %(minutes)d minutes.",
-               minutes=int(rules.lockout.total_seconds() // 60))
-        )  # fmt: skip
+        self.session.flush()
+        raise AuthenticationFailed(message or _l("Wrong username or password."))
+
+    def succeeded(self) -> None:
+        row = self._row()
+        if row is not None:
+            self.session.delete(row)
+
+
+def clear_throttle(session: Session, account: str, client: str, *, actor: User | None) -> None:
+    """An administrator lets a throttled client try again at once."""
+    policy.require(actor, policy.Action.MANAGE_USERS)
+    row = session.get(LoginThrottle, (account, client))
+    if row is None:
+        return
+    record_event(
+        session, actor=actor, action="auth.throttle_clear", object_type="user", object_id=account,
+        organization_id=None, before={"failures": row.failures, "client": client}, summary=client,
+    )  # fmt: skip
+    session.delete(row)
+    session.flush()
 
 
 def _sign_in_with_directory(
-    session: Session, directory: LdapSettings, username: str, password: str, user: User | None, login_key: str
+    session: Session, directory: LdapSettings, username: str, password: str, attempt: _Attempt
 ) -> User:
+    user = attempt.user
     try:
         account = ldap.authenticate(directory, username, password)
     except ldap.DirectoryRefused:
-        _failed(session, login_key, user)
+        attempt.failed()
     role = ldap.role_for(directory, account)
     if role is None:
-        _failed(session, login_key, user, _l(
-            "Your directory account is not in a v6beian group; ask your administrator for access."))  # fmt: skip
+        attempt.failed(_l("Your directory account is not in a v6beian group; ask your administrator for access."))
     organization = session.scalar(select(Organization).where(Organization.code == directory.organization))
     if organization is None:
         log.error("directory sign-in refused: LDAP_ORG names no organization (%s)", directory.organization)
@@ -286,7 +345,7 @@ def _sign_in_with_directory(
         )
     if user is None:
         if session.scalar(select(User.id).where(User.username == account.username.lower())) is not None:
-            _failed(session, login_key, None)  # a local account has this name; never merge the two
+            attempt.failed()  # a local account has this name; never merge the two
         user = User(username=account.username.lower(), auth_source=AuthSource.LDAP.value, password_hash=None, active=True,
                     display_name=account.display_name, email=account.email, organization=organization, role=role)  # fmt: skip
         session.add(user)
@@ -297,7 +356,7 @@ def _sign_in_with_directory(
         )  # fmt: skip
     else:
         if not user.active:
-            _failed(session, login_key, user)
+            attempt.failed()
         before = snapshot(user)
         # The directory is the truth for directory accounts: groups decide the role at every sign-in.
         user.role, user.display_name, user.email, user.organization = (
@@ -326,15 +385,18 @@ def record_logout(session: Session, user: User) -> None:
 # --- passwords and account state -------------------------------------------------------------------------
 
 
-def change_password(session: Session, user: User, *, current: str, new: str, actor: User) -> User:
-    """A local user changes their own password (the current one is required)."""
+def change_password(
+    session: Session, user: User, *, current: str, new: str, actor: User, keep_session: str | None = None
+) -> User:
+    """A local user changes their own password (the current one is required). Every other session of the user
+    ends; ``keep_session`` (the secret of the one the change was made in) stays signed in."""
     if actor.id != user.id:
         raise PermissionDenied(_l("You do not have permission to do that."))
     if user.auth_source != AuthSource.LOCAL.value:
         raise ValidationFailed.on("new", _l("Directory accounts change their password in the directory."))
     if not verify_password(user.password_hash, current):
         raise ValidationFailed.on("current", _l("The current password is wrong."))
-    _set_password(session, user, new, actor, "user.password_change")
+    _set_password(session, user, new, actor, "user.password_change", keep_session)
     return user
 
 
@@ -347,13 +409,16 @@ def reset_password(session: Session, user: User, *, new: str, actor: User | None
     return user
 
 
-def _set_password(session: Session, user: User, new: str, actor: User | None, action: str) -> None:
+def _set_password(
+    session: Session, user: User, new: str, actor: User | None, action: str, keep_session: str | None = None
+) -> None:
     problem = password_policy_error(new, user.username)
     if problem is not None:
         raise ValidationFailed.on("new", problem)
     user.password_hash = hash_password(new)
-    # Sessions signed before the change stop working (see the user loader).
+    # Tokens made before the change stop working (``authenticate_token``); sessions end now.
     user.credentials_changed_at = utcnow()
+    end_user_sessions(session, user, actor=actor, reason=action, keep=keep_session)
     record_event(
         session, actor=actor, action=action, object_type="user", object_id=user.username,
         organization_id=user.organization_id,
@@ -369,6 +434,13 @@ def set_user_active(session: Session, user: User, *, active: bool, actor: User |
     before = snapshot(user)
     user.active = active
     session.flush()
+    if not active:
+        # Reactivating an account later revives none of these: it starts with no session and no token.
+        end_user_sessions(session, user, actor=actor, reason="deactivated")
+        for token in session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        ):
+            revoke_token(session, token, actor=actor)
     if snapshot(user) != before:
         record_event(
             session, actor=actor, action="user.activate" if active else "user.deactivate", object_type="user",
@@ -408,8 +480,8 @@ def create_token(
     return token, secret
 
 
-def revoke_token(session: Session, token: ApiToken, *, actor: User) -> None:
-    if token.user_id != actor.id and not policy.can(actor, policy.Action.MANAGE_USERS):
+def revoke_token(session: Session, token: ApiToken, *, actor: User | None) -> None:
+    if actor is not None and token.user_id != actor.id and not policy.can(actor, policy.Action.MANAGE_USERS):
         raise PermissionDenied(_l("You do not have permission to do that."))
     if token.revoked_at is not None:
         return
@@ -444,3 +516,104 @@ def authenticate_token(session: Session, secret: str, remote_addr: str | None) -
             organization_id=token.user.organization_id,
         )  # fmt: skip
     return token
+
+
+# --- server-side sessions --------------------------------------------------------------------------------
+
+
+def open_session(
+    session: Session, user: User, *, rules: sessions.SessionRules, remote_addr: str | None, user_agent: str | None
+) -> str:
+    """A new signed-in session for ``user``; returns the secret for the cookie (only its hash is kept)."""
+    secret, now = sessions.new_secret(), utcnow()
+    directory = now if user.auth_source == AuthSource.LDAP.value else None
+    sessions.store().add(session, sessions.SessionRecord(
+        key=sessions.secret_key(secret), user_id=user.id, created_at=now, last_seen_at=now,
+        expires_at=now + rules.lifetime, directory_verified_at=directory, directory_checked_at=directory,
+        remote_addr=remote_addr, user_agent=(user_agent or "")[:200] or None,
+    ))  # fmt: skip
+    return secret
+
+
+def end_session(session: Session, secret: str) -> None:
+    sessions.store().remove(session, [sessions.secret_key(secret)])
+
+
+def end_user_sessions(session: Session, user: User, *, actor: User | None, reason: str, keep: str | None = None) -> int:
+    """End every session of ``user`` (but the one whose secret is ``keep``); returns how many ended."""
+    if actor is not None and actor.id != user.id:
+        policy.require(actor, policy.Action.MANAGE_USERS)
+    kept = sessions.secret_key(keep) if keep else None
+    keys = [record.key for record in sessions.store().of_user(session, user.id) if record.key != kept]
+    sessions.store().remove(session, keys)
+    if keys:
+        record_event(
+            session, actor=actor, action="user.sessions_end", object_type="user", object_id=user.username,
+            organization_id=user.organization_id, summary=f"{len(keys)} ({reason})",
+        )  # fmt: skip
+        session.flush()
+    return len(keys)
+
+
+def resume_session(
+    session: Session, secret: str, user_id: int, *, rules: sessions.SessionRules, directory: LdapSettings | None
+) -> User | None:
+    """The user a session cookie stands for, or None once the session has ended (logged out, revoked, idle,
+    too old, the user deactivated, or a directory user no longer in a v6beian group)."""
+    store, key, now = sessions.store(), sessions.secret_key(secret), utcnow()
+    record = store.get(session, key)
+    if record is None or record.user_id != user_id:
+        return None
+    if not rules.alive(record, now):
+        store.remove(session, [key])
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    changes: dict[str, Any] = {}
+    if user.auth_source == AuthSource.LDAP.value and directory is not None:
+        outcome = _recheck_directory_user(session, user, record, directory, now)
+        if outcome is None:
+            store.remove(session, [key])
+            return None
+        changes |= outcome
+    if now - record.last_seen_at >= sessions.TOUCH_INTERVAL or changes:
+        store.touch(session, key, last_seen_at=now, **changes)
+    return user
+
+
+def _recheck_directory_user(
+    session: Session, user: User, record: sessions.SessionRecord, directory: LdapSettings, now: Any
+) -> dict[str, Any] | None:
+    """Read a signed-in directory user's groups again when they are due. Returns the session fields to update,
+    or None when the session must end. While the directory cannot be reached the session goes on for one more
+    interval (tried again each minute), then ends: an unverifiable directory account does not stay in."""
+    interval = timedelta(minutes=directory.recheck_minutes)
+    verified = record.directory_verified_at or record.created_at
+    checked = record.directory_checked_at or verified
+    if now - verified < interval or now - checked < timedelta(minutes=1):
+        return {}
+    try:
+        account = ldap.lookup(directory, user.username)
+    except ldap.DirectoryUnavailable:
+        if now - verified >= 2 * interval:
+            log.warning("session of %s ended: the directory could not confirm its groups", user.username)
+            return None
+        return {"directory_checked_at": now}
+    role = ldap.role_for(directory, account) if account is not None else None
+    if role is None:
+        record_event(
+            session, actor=None, action="user.sessions_end", object_type="user", object_id=user.username,
+            organization_id=user.organization_id, summary="no longer in a v6beian directory group",
+        )  # fmt: skip
+        end_user_sessions(session, user, actor=None, reason="directory")
+        return None
+    if role != user.role:
+        before = snapshot(user)
+        user.role = role
+        session.flush()
+        record_event(
+            session, actor=None, action="user.update", object_type="user", object_id=user.username,
+            organization_id=user.organization_id, before=before, after=snapshot(user), summary="from the directory",
+        )  # fmt: skip
+    return {"directory_verified_at": now, "directory_checked_at": now}

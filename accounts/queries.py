@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from accounts.models import ApiToken, AuditEvent, Organization, User
+from accounts.models import ApiToken, AuditEvent, LoginThrottle, Organization, User
 from accounts.validators import normalize_code
 from core.errors import ValidationFailed
 
@@ -136,6 +136,14 @@ def user_tokens(session: Session, user: User) -> list[ApiToken]:
     return list(
         session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc()))
     )
+
+
+def active_throttles(session: Session, now: datetime, limit: int = 500) -> list[LoginThrottle]:
+    """Throttles that hold a client back now, longest first, then those counting failures."""
+    return list(session.scalars(
+        select(LoginThrottle).order_by(LoginThrottle.blocked_until.desc().nulls_last(),
+                                       LoginThrottle.last_failure_at.desc()).limit(limit)
+    ))  # fmt: skip
 
 
 def user_by_username(session: Session, username: str) -> User | None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
+import secrets
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from accounts import operations, policy, queries
+from accounts import operations, policy, queries, sessions
 from accounts.choices import ORG_KIND_LABELS, OrgKind
 from accounts.forms import (
     AuditFilterForm,
@@ -25,6 +26,7 @@ from accounts.forms import (
 from accounts.ldap import DirectoryUnavailable, LdapSettings
 from accounts.models import ApiToken, Organization, User
 from accounts.operations import AuthenticationFailed
+from accounts.sessions import SessionRules
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db, limiter
@@ -33,12 +35,12 @@ from core.security import ANY_SIGNED_IN, allow, public
 from core.web import CHINA_TIME, csv_response, page_number, paginate, run_form_operation, safe_next_url
 
 bp = Blueprint("accounts", __name__)
-SIGNED_IN_AT = "signed_in_at"
+SESSION_ID_KEY = "sid"  # the secret naming the server-side session (accounts.sessions)
+DEVICE_COOKIE = "v6b_device"  # marks a browser that signed in to an account before (sign-in throttling)
+DEVICE_DAYS = 365
 
 
 def login_policy() -> operations.LoginPolicy:
-    from datetime import timedelta
-
     return operations.LoginPolicy(
         max_failures=current_app.config["LOGIN_MAX_FAILURES"],
         lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
@@ -53,9 +55,12 @@ def login() -> str | Response:
         return redirect(url_for("accounts.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
+        username = form.username.data or ""
+        device = _known_device(username)
         try:
             user = operations.sign_in(
-                db.session, form.username.data or "", form.password.data or "",
+                db.session, username, form.password.data or "",
+                client=operations.client_key(device, request.remote_addr),
                 directory=LdapSettings.from_config(current_app.config), policy_=login_policy(),
             )  # fmt: skip
         except (AuthenticationFailed, DirectoryUnavailable) as exc:
@@ -66,18 +71,49 @@ def login() -> str | Response:
             session.clear()
             if language:
                 session[LANGUAGE_KEY] = language
-            session[SIGNED_IN_AT] = time.time()
+            session[SESSION_ID_KEY] = operations.open_session(
+                db.session, user, rules=SessionRules.from_config(current_app.config),
+                remote_addr=request.remote_addr, user_agent=request.user_agent.string,
+            )  # fmt: skip
             login_user(user)
-            return redirect(safe_next_url(request.args.get("next")))
+            response = redirect(safe_next_url(request.args.get("next")))
+            _remember_device(response, username, device)
+            return response
     return render_template(
         "accounts/login.html", form=form, directory=LdapSettings.from_config(current_app.config) is not None
     )
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="v6beian-device")
+
+
+def _known_device(username: str) -> str | None:
+    """The id of this browser if it signed in to ``username`` before (a signed cookie), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        account, device = _device_signer().loads(raw, max_age=DEVICE_DAYS * 86400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return device if account == username.strip().casefold()[:64] else None
+
+
+def _remember_device(response: Response, username: str, device: str | None) -> None:
+    value = _device_signer().dumps([username.strip().casefold()[:64], device or secrets.token_urlsafe(16)])
+    response.set_cookie(
+        DEVICE_COOKIE, value, max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )  # fmt: skip
 
 
 @bp.post("/logout")
 @allow(ANY_SIGNED_IN)
 def logout() -> Response:
     operations.record_logout(db.session, current_user)
+    if isinstance(session.get(SESSION_ID_KEY), str):
+        operations.end_session(db.session, session[SESSION_ID_KEY])
     language = session.get(LANGUAGE_KEY)
     logout_user()
     session.clear()
@@ -189,9 +225,9 @@ def account() -> str | Response:
         done = run_form_operation(
             password_form, operations.change_password, db.session, current_user,
             current=password_form.current.data or "", new=password_form.new.data or "", actor=current_user,
+            keep_session=session.get(SESSION_ID_KEY),
         )  # fmt: skip
         if done is not None:
-            session[SIGNED_IN_AT] = time.time()  # this session stays signed in; others end
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("accounts.account"))
     elif token_form.submit_pressed() and token_form.validate_on_submit():
@@ -231,6 +267,33 @@ def user_list() -> str:
     q = request.args.get("q", "").strip()[:64]
     page = paginate(db.session, queries.user_list(q or None), page_number())
     return render_template("accounts/user_list.html", page=page, q=q)
+
+
+@bp.get("/users/throttles")
+@allow(policy.Action.MANAGE_USERS)
+def throttle_list() -> str:
+    """Clients whose failed sign-ins are being slowed down, with a way to let one try again at once."""
+    return render_template("accounts/throttles.html", throttles=queries.active_throttles(db.session, utcnow()))
+
+
+@bp.post("/users/throttles/clear")
+@allow(policy.Action.MANAGE_USERS)
+def throttle_clear() -> Response:
+    account, client = request.form.get("account", "")[:64], request.form.get("client", "")[:80]
+    operations.clear_throttle(db.session, account, client, actor=current_user)
+    flash(_("%(account)s may sign in again from %(client)s.", account=account, client=client), "success")
+    return redirect(url_for("accounts.throttle_list"))
+
+
+@bp.post("/users/<username>/sessions/end")
+@allow(policy.Action.MANAGE_USERS)
+def user_sessions_end(username: str) -> Response:
+    user = queries.user_by_username(db.session, username)
+    if user is None:
+        abort(404)
+    ended = operations.end_user_sessions(db.session, user, actor=current_user, reason="ended by an administrator")
+    flash(_("%(n)d sessions of %(name)s ended.", n=ended, name=user.username), "success")
+    return redirect(url_for("accounts.user_detail", username=user.username))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -273,6 +336,7 @@ def user_detail(username: str) -> str | Response:
         return redirect(url_for("accounts.user_detail", username=user.username))
     return render_template(
         "accounts/user_detail.html", user=user, form=form, tokens=queries.user_tokens(db.session, user),
+        sessions=sessions.store().of_user(db.session, user.id),
         events=queries.object_history(db.session, "user", user.username), now=utcnow(),
     )  # fmt: skip
 

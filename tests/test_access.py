@@ -151,13 +151,61 @@ def test_tokens_are_created_shown_once_and_revoked_on_the_account_page(client: F
 # --- passwords, lockout, account management ----------------------------------------------------------------
 
 
-def test_repeated_failures_lock_the_account(app: Flask, client: FlaskClient, create_user) -> None:
+def client_at(app: Flask, address: str) -> FlaskClient:
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def fail_sign_ins(client: FlaskClient, username: str, times: int) -> None:
+    for _ in range(times):
+        post_form(client, "/login", {"username": username, "password": "wrong password!"})
+
+
+def test_repeated_failures_make_that_client_wait(app: Flask, client: FlaskClient, create_user) -> None:
     user = create_user(role="carrier")
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        post_form(client, "/login", {"username": user.username, "password": "wrong password!"})
-    locked = post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
-    assert locked.status_code == 200 and "锁定" in locked.get_data(as_text=True)
+    fail_sign_ins(client, f" {user.username.upper()} ", app.config["LOGIN_MAX_FAILURES"])
+    held = post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD})
+    assert held.status_code == 200 and 'data-testid="form-errors"' in held.get_data(as_text=True)
     assert client.get("/").status_code == 302
+
+
+def test_others_failures_never_block_a_known_browser_or_another_address(
+    app: Flask, client: FlaskClient, create_user
+) -> None:
+    user = create_user(role="carrier", username="victim2")
+    assert post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD}).status_code == 302
+    post_form(client, "/logout", {}, form_page="/")
+    attacker = client_at(app, "127.0.0.1")  # the same address as the owner
+    fail_sign_ins(attacker, "VICTIM2 ", 3 * app.config["LOGIN_MAX_FAILURES"])
+    assert post_form(client, "/login", {"username": user.username, "password": TEST_PASSWORD}).status_code == 302
+    elsewhere = client_at(app, "192.0.2.77")
+    assert post_form(elsewhere, "/login", {"username": user.username, "password": TEST_PASSWORD}).status_code == 302
+
+
+def test_delays_grow_with_each_failure_up_to_the_longest() -> None:
+    from datetime import timedelta
+
+    from accounts.operations import LoginPolicy
+
+    rules = LoginPolicy(max_failures=5, lockout=timedelta(minutes=15), first_delay=timedelta(seconds=30))
+    delays = [rules.delay_after(n) for n in range(1, 12)]
+    assert delays[:4] == [None] * 4
+    assert [d.total_seconds() for d in delays[4:]] == [30, 60, 120, 240, 480, 900, 900]
+
+
+def test_administrators_see_and_clear_throttles(app: Flask, client: FlaskClient, create_user, login_as) -> None:
+    user = create_user(role="carrier")
+    stranger = client_at(app, "198.51.100.9")
+    fail_sign_ins(stranger, user.username, app.config["LOGIN_MAX_FAILURES"])
+    login_as("regulator-admin")
+    page = client.get("/users/throttles").get_data(as_text=True)
+    assert user.username in page and "address:198.51.100.9" in page
+    cleared = post_form(client, "/users/throttles/clear", {"account": user.username, "client": "address:198.51.100.9"},
+                        form_page="/users/throttles")  # fmt: skip
+    assert cleared.status_code == 302
+    assert 'data-testid="throttles"' not in client.get("/users/throttles").get_data(as_text=True)
+    assert post_form(stranger, "/login", {"username": user.username, "password": TEST_PASSWORD}).status_code == 302
 
 
 def test_sign_in_attempts_are_rate_limited_per_address(app: Flask, create_user) -> None:
