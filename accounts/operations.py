@@ -70,6 +70,12 @@ def _validate_organization(session: Session, values: dict[str, Any], existing: O
     kind = values.get("kind")
     if kind not in {k.value for k in OrgKind}:
         add("kind", _l("Choose the kind of organization."))
+    elif existing is not None and kind != existing.kind:
+        # Every member's role must fit the new kind (a carrier-role user cannot stay in an enterprise).
+        misfits = [u.username for u in existing.users if kind not in {k.value for k in ROLE_ORG_KINDS[Role(u.role)]}]
+        if misfits:
+            add("kind", _l("%(names)s cannot keep their roles in a %(kind)s; change their accounts first.",
+                           names=", ".join(sorted(misfits)[:5]), kind=OrgKind(kind).label))  # fmt: skip
     if not values.get("name"):
         add("name", _l("The Chinese name is required."))
     code = values.get("code")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 
-from accounts.choices import Role
+from accounts.choices import OrgKind, Role
 from core.errors import PermissionDenied
 
 if TYPE_CHECKING:
@@ -29,6 +29,8 @@ class Action(StrEnum):
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
     VIEW_PREFIX = "view_prefix"
+    VIEW_LAYOUT = "view_layout"
+    CHANGE_HOLDER = "change_holder"
     ADD_TOP_LEVEL_PREFIX = "add_top_level_prefix"
     ALLOCATE_FROM = "allocate_from"
     CHANGE_PREFIX = "change_prefix"
@@ -67,11 +69,24 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             return user.role in {Role.REGULATOR_ADMIN.value, *ALLOCATING_ROLES, Role.ENTERPRISE.value}
         case Action.VIEW_PREFIX:
             return is_regulator(user) or _holds(user, obj) or _holds(user, getattr(obj, "parent", None))
-        case Action.ADD_TOP_LEVEL_PREFIX:
-            # obj: the organization that will hold the new top-level block
+        case Action.VIEW_LAYOUT:
+            # How a block is used inside (its children, free blocks, map) is its holder's: the organization that
+            # handed the block out sees the block, not the holder's own customers.
+            return is_regulator(user) or _holds(user, obj)
+        case Action.CHANGE_HOLDER:
+            # Who holds a prefix is decided by whoever allocated it (the parent's holder), never by the holder.
             if user.role == Role.REGULATOR_ADMIN.value:
                 return True
-            return user.role in ALLOCATING_ROLES and obj is not None and obj.id == user.organization_id
+            return user.role in ALLOCATING_ROLES and _holds(user, getattr(obj, "parent", None))
+        case Action.ADD_TOP_LEVEL_PREFIX:
+            # obj: the organization that will hold the new top-level block. Top-level space is what registries
+            # hand out: regulator administrators register it, and a registry its own records; a carrier's claim
+            # to unclaimed space is not its own to make.
+            if user.role == Role.REGULATOR_ADMIN.value:
+                return True
+            return (
+                obj is not None and obj.id == user.organization_id and user.organization.kind == OrgKind.REGISTRY.value
+            )
         case Action.ALLOCATE_FROM:
             if user.role == Role.REGULATOR_ADMIN.value:
                 return True

@@ -166,8 +166,9 @@ def _load_organization(code: str) -> Organization:
 @bp.get("/organizations/<code>")
 @allow(ANY_SIGNED_IN)
 def organization_detail(code: str) -> str:
-    org = _load_organization(code)
-    policy.require(current_user, policy.Action.VIEW_ORGANIZATION, org)
+    org = queries.organization_by_code(db.session, code)
+    if org is None or not policy.can(current_user, policy.Action.VIEW_ORGANIZATION, org):
+        abort(404)  # another tenant's organization is indistinguishable from a missing one
     return render_template(
         "accounts/organization_detail.html",
         org=org,

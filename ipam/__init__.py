@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     def status_label(value: str) -> str:
         return str(STATUS_LABELS[PrefixStatus(value)])
 
+    from ipam import operations
+
+    operations.configure(operations.RegistryRules(allow_documentation=app.config["ALLOW_DOCUMENTATION_PREFIXES"]))
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     app.cli.add_command(prefix_cli)

@@ -130,7 +130,9 @@ class Available(MethodView):
     @_documented_errors
     def get(self, args: dict[str, Any], prefix_id: int) -> list[dict[str, str]]:
         """Free blocks, or with ``length`` the free /length candidates in first-fit order."""
-        found = operations.find_available(db.session, load_visible(prefix_id), args["length"], args["limit"])
+        prefix = load_visible(prefix_id)
+        policy.require(current_user, policy.Action.VIEW_LAYOUT, prefix)
+        found = operations.find_available(db.session, prefix, args["length"], args["limit"])
         return [{"prefix": format_net(n)} for n in found]
 
 
@@ -176,5 +178,5 @@ class UtilizationView(MethodView):
             "free_units": str(usage.free_units),
             "percent": usage.percent,
             "hd_ratio": usage.hd_ratio,
-            "children": queries.child_count(db.session, prefix),
+            "children": queries.visible_child_count(db.session, prefix, current_user),
         }

@@ -22,13 +22,14 @@ from accounts import policy
 from accounts.audit import record_event, snapshot
 from accounts.models import Organization, User
 from core.db import utcnow
-from core.errors import Message, ValidationFailed
+from core.errors import Message, PermissionDenied, ValidationFailed
 from ipam import freespace
 from ipam.choices import PrefixKind, PrefixStatus, Source, Usage, may_contain
 from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted, SpaceTaken
 from ipam.models import Prefix, to_key
 from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, is_nibble_aligned, parse_net, utilization
 from ipam.space import sparse_key as sparse_key_of
+from ipam.special import special_purpose_reason
 
 MAX_ALLOCATION_COUNT = 4096
 BULK_ANALYZE_THRESHOLD = 10_000
@@ -214,6 +215,30 @@ def _flush_guarded(session: Session) -> None:
 # --- operations ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RegistryRules:
+    """Deployment settings the registry's rules depend on (set from the configuration by ``ipam.init_app``)."""
+
+    allow_documentation: bool = False
+
+
+_rules = RegistryRules()
+
+
+def configure(rules: RegistryRules) -> None:
+    global _rules
+    _rules = rules
+
+
+def _check_holdable(net: Net) -> None:
+    reason = special_purpose_reason(net, allow_documentation=_rules.allow_documentation)
+    if reason is not None:
+        raise ValidationFailed.on(
+            "prefix", _l("%(prefix)s is special-purpose space (%(why)s); no organization can hold it.",
+                         prefix=format_net(net), why=reason),
+        )  # fmt: skip
+
+
 def add_prefix(
     session: Session,
     prefix: str | Net,
@@ -230,11 +255,11 @@ def add_prefix(
 ) -> Prefix:
     """Register a prefix where it belongs in the tree; children it covers move under it."""
     net = parse_prefix(prefix)
+    _check_holdable(net)
     _check_choices(kind, status, usage)
     _check_policy_fields(policy_fields, net.width, net.length)
     parent, existing = _locked_parent(session, net)
-    if existing is not None:
-        raise PrefixOverlap(_l("%(prefix)s is already registered.", prefix=existing.network))
+    # Permission before existence: a caller who may not register here learns nothing of what is there.
     if parent is None:
         policy.require(actor, policy.Action.ADD_TOP_LEVEL_PREFIX, holder)
     else:
@@ -242,11 +267,11 @@ def add_prefix(
     policy.require(actor, policy.Action.NAME_HOLDER, holder)
     adopted = children_within(session, parent.id if parent else None, net)
     # Covering existing prefixes moves them under the new one (and into its holder's view): only for those
-    # who may change every one of them.
-    for child in adopted:
-        if not policy.can(actor, policy.Action.CHANGE_PREFIX, child):
-            raise PrefixOverlap(_l("%(prefix)s would cover %(child)s, which you do not manage.",
-                                   prefix=format_net(net), child=child.network))  # fmt: skip
+    # who may change every one of them. The refusal names none of them.
+    if any(not policy.can(actor, policy.Action.CHANGE_PREFIX, child) for child in adopted):
+        raise PermissionDenied(_l("You may not register %(prefix)s.", prefix=format_net(net)))
+    if existing is not None:
+        raise PrefixOverlap(_l("%(prefix)s is already registered.", prefix=existing.network))
     _check_nesting(parent, net, kind, adopted)
     _check_pool_policy(parent, net.length)
     if parent is not None and not adopted and not freespace.take(session, parent.id, parent.net, net):
@@ -442,10 +467,13 @@ def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **cha
     merged = {name: changes.get(name, getattr(prefix, name)) for name in EDITABLE_FIELDS if name != "holder"}
     _check_policy_fields(merged, prefix.width, prefix.prefix_len)
     if "holder" in changes:
-        policy.require(actor, policy.Action.NAME_HOLDER, changes["holder"])
+        new_holder = changes["holder"]
+        if (new_holder.id if new_holder is not None else None) != prefix.holder_id:
+            policy.require(actor, policy.Action.CHANGE_HOLDER, prefix)
+        policy.require(actor, policy.Action.NAME_HOLDER, new_holder)
     for name, value in changes.items():
         if name == "holder":
-            prefix.holder_id = value.id if value is not None else None
+            prefix.holder = value
         else:
             setattr(prefix, name, value)
     prefix.updated_by_id = actor.id if actor is not None else None

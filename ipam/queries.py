@@ -198,5 +198,14 @@ def space_map(session: Session, prefix: Prefix, length: int) -> list[MapCell]:
     ]
 
 
-def child_count(session: Session, prefix: Prefix) -> int:
+def visible_child_count(session: Session, prefix: Prefix, user: User | None) -> int:
+    """How many children of ``prefix`` the user may see: all for those who see its layout, else none (the
+    children are the holder's customers)."""
+    if not policy.can(user, policy.Action.VIEW_LAYOUT, prefix):
+        return 0
     return session.scalar(select(func.count()).where(Prefix.parent_id == prefix.id)) or 0
+
+
+def layout_counts(session: Session, prefixes: Sequence[Prefix], user: User | None) -> dict[int, int]:
+    """Child counts of the prefixes whose layout ``user`` may see (the others' counts stay hidden)."""
+    return child_counts(session, [p for p in prefixes if policy.can(user, policy.Action.VIEW_LAYOUT, p)])

@@ -65,7 +65,7 @@ def prefix_list() -> str | Response:
     items, after = _page_of(queries.filtered(current_user, flt, db.session))
     return render_template(
         "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
-        child_counts=queries.child_counts(db.session, items),
+        child_counts=queries.layout_counts(db.session, items, current_user),
         kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
         can_add=current_user.role in {"regulator-admin", "carrier", "allocator"},
     )  # fmt: skip
@@ -79,6 +79,7 @@ def prefix_detail(prefix_id: int) -> str:
         Prefix.parent_id == prefix.id))  # fmt: skip
     from accounts.queries import object_history
 
+    layout_visible = policy.can(current_user, policy.Action.VIEW_LAYOUT, prefix)
     return render_template(
         "ipam/prefix_detail.html",
         prefix=prefix,
@@ -88,9 +89,10 @@ def prefix_detail(prefix_id: int) -> str:
         children=children,
         after=after,
         child_usage=queries.utilizations(db.session, children),
-        child_counts=queries.child_counts(db.session, children),
+        child_counts=queries.layout_counts(db.session, children, current_user),
         usage=operations.prefix_utilization(db.session, prefix, unit_length=48 if prefix.prefix_len < 48 else 64),
-        free=operations.find_available(db.session, prefix, limit=20),
+        free=operations.find_available(db.session, prefix, limit=20) if layout_visible else None,
+        layout_visible=layout_visible,
         events=object_history(db.session, "prefix", prefix.network, since=prefix.created_at),
         can_allocate=policy.can(current_user, policy.Action.ALLOCATE_FROM, prefix),
         can_change=policy.can(current_user, policy.Action.CHANGE_PREFIX, prefix),
@@ -108,7 +110,7 @@ def children_fragment(prefix_id: int) -> str:
     return render_template(
         "ipam/_children.html", prefix=prefix, items=children, after=after,
         usage=queries.utilizations(db.session, children), depth=request.args.get("depth", 1, type=int),
-        child_counts=queries.child_counts(db.session, children),
+        child_counts=queries.layout_counts(db.session, children, current_user),
     )  # fmt: skip
 
 
@@ -119,7 +121,12 @@ def space_map(prefix_id: int) -> str:
     default = min(prefix.width, prefix.prefix_len + 8)
     length = request.args.get("length", type=int) or default
     length = max(prefix.prefix_len, min(length, prefix.width, prefix.prefix_len + 12))
-    cells = queries.space_map(db.session, prefix, length)
+    # The map shows where the holder's customers sit: only for those who may see the block's layout.
+    cells = (
+        queries.space_map(db.session, prefix, length)
+        if policy.can(current_user, policy.Action.VIEW_LAYOUT, prefix)
+        else None
+    )
     lengths = list(range(prefix.prefix_len + 1, min(prefix.width, prefix.prefix_len + 12) + 1))
     return render_template("ipam/space_map.html", prefix=prefix, cells=cells, length=length, lengths=lengths,
                            format_net=format_net)  # fmt: skip

@@ -6,6 +6,7 @@ per backend by running the Alembic migrations; each test runs inside a transacti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,9 @@ from core import migrate
 from core.extensions import db as database
 from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
+
+# The tests (and the processes they start) use the documentation prefixes, as the demo does.
+os.environ.setdefault("ALLOW_DOCUMENTATION_PREFIXES", "true")
 
 TEST_PASSWORD = "correct horse battery staple"
 TEST_SECRET = "test-secret-" + "x" * 40

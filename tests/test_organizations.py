@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -86,8 +87,21 @@ def test_member_sees_only_its_own_organization(client: FlaskClient, login_as, cr
     other = create_org(kind="enterprise")
     user = login_as("enterprise")
     assert client.get(f"/organizations/{user.organization.code}").status_code == 200
-    assert client.get(f"/organizations/{other.code}").status_code == 403
+    assert client.get(f"/organizations/{other.code}").status_code == 404  # the same answer as for a missing code
+    assert client.get("/organizations/no-such-code").status_code == 404
+    assert client.get(f"/organizations/{user.organization.code.upper()}").status_code == 200
     assert client.get("/organizations").status_code == 403
+
+
+def test_an_organization_kind_must_fit_its_members_roles(create_org, create_user, db) -> None:
+    from accounts.operations import update_organization
+    from core.errors import ValidationFailed
+
+    carrier = create_org(kind="carrier", code="kind-change")
+    create_user(role="carrier", organization=carrier, username="stays-carrier")
+    with pytest.raises(ValidationFailed) as refused:
+        update_organization(db, carrier, actor=None, kind="enterprise")
+    assert "stays-carrier" in str(refused.value.fields["kind"][0])
 
 
 def test_list_filters_by_text_and_kind_and_paginates(client: FlaskClient, login_as, create_org, app) -> None:
