@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
 
     from accounts import operations, policy, queries, sessions
     from accounts.api import blp
-    from accounts.cli import demo_command, org_cli, user_cli
+    from accounts.cli import demo_command, org_cli, token_cli, user_cli
     from accounts.demo import load_accounts_demo
     from accounts.ldap import LdapSettings
     from accounts.models import User
@@ -84,5 +84,6 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(blp)
     app.cli.add_command(org_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(token_cli)
     app.cli.add_command(demo_command)
     register_demo_loader("accounts", load_accounts_demo)

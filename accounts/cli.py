@@ -12,11 +12,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from accounts import operations, queries
 from accounts.choices import AuthSource, OrgKind, Role
 from accounts.demo import DEMO_USERS
-from accounts.models import Organization, User
+from accounts.models import ApiToken, Organization, User
 from core.cli import (
     CommandGroup,
     OneLineCommand,
@@ -29,6 +30,7 @@ from core.cli import (
 )
 from core.demo import DemoContext, run_demo_loaders
 
+token_cli = CommandGroup("token", help="API tokens for scripts: create, list, revoke.")
 org_cli = CommandGroup("org", help="Organizations: regulators, registries, carriers, allocators, enterprises.")
 user_cli = CommandGroup("user", help="User accounts.")
 
@@ -140,3 +142,64 @@ def demo_command(as_json: bool) -> None:
         run_demo_loaders(session, context)
     rows = [{"username": u, "role": r, "password": p} for u, r, p in context.logins]
     emit(rows, ["username", "role", "password"], as_json=as_json)
+
+
+def _user(session: Session, username: str) -> User:
+    user = queries.user_by_username(session, username)
+    if user is None:
+        raise fail(_("No account is named %(name)s.", name=username))
+    return user
+
+
+def token_row(token: ApiToken) -> dict[str, object]:
+    return {
+        "prefix": token.prefix, "name": token.name, "username": token.user.username, "read_only": token.read_only,
+        "created_at": token.created_at.isoformat(), "expires_at": token.expires_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+    }  # fmt: skip
+
+
+@token_cli.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (shown in lists).")
+@click.option("--read-only", is_flag=True, help="The token may only read.")
+@click.option("--days", type=click.IntRange(1, operations.MAX_TOKEN_DAYS), default=90, show_default=True)
+@json_option
+def token_create(username: str, name: str, read_only: bool, days: int, as_json: bool) -> None:
+    """Create an API token for USERNAME; the secret is printed once and only its hash is kept."""
+    with unit_of_work() as session:
+        token, secret = operations.create_token(
+            session, _user(session, username), name=name, days=days, read_only=read_only, actor=None
+        )
+        expires = token.expires_at.isoformat()
+    if as_json:
+        click.echo(json.dumps({"token": secret, "expires_at": expires}))
+    else:
+        click.echo(secret)
+        click.echo(_("Shown once; expires %(when)s.", when=expires), err=True)
+
+
+@token_cli.command("list")
+@click.argument("username", required=False)
+@json_option
+def token_list(username: str | None, as_json: bool) -> None:
+    """API tokens (of USERNAME), newest first; secrets are never shown again."""
+    with unit_of_work() as session:
+        stmt = select(ApiToken).order_by(ApiToken.created_at.desc())
+        if username:
+            stmt = stmt.where(ApiToken.user_id == _user(session, username).id)
+        rows = [token_row(t) for t in session.scalars(stmt)]
+    emit(rows, ["prefix", "name", "username", "read_only", "expires_at", "revoked_at", "last_used_at"], as_json=as_json)
+
+
+@token_cli.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Revoke the token whose listed prefix is PREFIX."""
+    with unit_of_work() as session:
+        found = list(session.scalars(select(ApiToken).where(ApiToken.prefix == prefix.strip()).limit(2)))
+        if len(found) != 1:
+            raise fail(_("No single token has the prefix %(prefix)s.", prefix=prefix))
+        operations.revoke_token(session, found[0], actor=None)
+    click.echo(_("Token %(prefix)s revoked.", prefix=prefix))

@@ -460,11 +460,14 @@ MAX_TOKEN_DAYS = 366
 
 
 def create_token(
-    session: Session, user: User, *, name: str, days: int, read_only: bool, actor: User
+    session: Session, user: User, *, name: str, days: int, read_only: bool, actor: User | None
 ) -> tuple[ApiToken, str]:
-    """A new token for ``user``; returns it with its secret, which is shown once and never stored."""
-    if actor.id != user.id:
+    """A new token for ``user``; returns it with its secret, which is shown once and never stored. Users make
+    their own; the operator of the machine (``actor=None``, the CLI) makes them for scripts."""
+    if actor is not None and actor.id != user.id:
         raise PermissionDenied(_l("You do not have permission to do that."))
+    if not user.active:
+        raise ValidationFailed.on("username", _l("%(name)s is deactivated and cannot have tokens.", name=user.username))
     errors: dict[str, list[Message]] = {}
     if not name.strip() or len(name) > 100:
         errors["name"] = [_l("Give the token a name of up to 100 characters.")]

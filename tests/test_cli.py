@@ -111,3 +111,37 @@ def test_demo_logins_work(runner: FlaskCliRunner, client) -> None:
 def test_db_current_reports_the_head_revision(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["db", "current"])
     assert result.exit_code == 0
+
+
+def test_token_create_prints_the_secret_once_and_it_works(runner: FlaskCliRunner, create_user, client, db) -> None:
+    import json
+
+    from accounts.models import ApiToken, AuditEvent
+
+    user = create_user(role="carrier")
+    db.commit()
+    result = runner.invoke(args=["token", "create", user.username, "--name", "nightly", "--read-only", "--days", "7",
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["token"].startswith("v6b_") and body["expires_at"]
+    stored = db.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
+    assert stored.read_only and body["token"] not in stored.secret_hash
+    assert db.scalar(
+        select(AuditEvent).where(AuditEvent.action == "token.create", AuditEvent.object_id == stored.prefix)
+    )
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"}).status_code == 200
+    listed = runner.invoke(args=["token", "list", user.username, "--json"])
+    assert json.loads(listed.output)[0]["prefix"] == stored.prefix and body["token"] not in listed.output
+    assert runner.invoke(args=["token", "revoke", stored.prefix]).exit_code == 0
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"}).status_code == 401
+
+
+def test_token_create_is_refused_for_inactive_and_unknown_accounts(runner: FlaskCliRunner, create_user, db) -> None:
+    user = create_user(role="carrier")
+    user.active = False
+    db.commit()
+    refused = runner.invoke(args=["token", "create", user.username, "--name", "x"])
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "error:" in refused.output
+    unknown = runner.invoke(args=["token", "create", "nobody-at-all", "--name", "x"])
+    assert unknown.exit_code == 1 and "nobody-at-all" in unknown.output
