@@ -32,7 +32,29 @@ class ApiBlueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
 
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields = fields.Raw(
+        metadata={
+            "description": "What is wrong with which input, by field (and, for request "
+            "arguments, by where they were read: query, json, form, files)."
+        }
+    )
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class DefaultErrorSchema(ErrorSchema):
+    """The same shape, as flask-smorest names it for the default and 422 responses it documents."""
+
+
 class V6Api(Api):
+    # Every error is documented (and answered, by core.errors) in the one shape {"error": {...}}.
+    ERROR_SCHEMA = DefaultErrorSchema
+
     def _register_error_handlers(self) -> None:
         # core.errors answers every error under /api/ in one shape: {"error": {"code", "message"}}.
         return None
@@ -46,16 +68,6 @@ api = V6Api(
         }
     }
 )
-
-
-class ErrorBodySchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-
-
-class ErrorSchema(Schema):
-    error = fields.Nested(ErrorBodySchema, required=True)
 
 
 class PageArgsSchema(Schema):

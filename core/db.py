@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -29,7 +29,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -60,19 +60,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the connection settings both databases need."""
+def make_engine(url: str, *, busy_timeout: int = SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs: Any) -> Engine:
+    """Create an engine with the connection settings both databases need. ``busy_timeout``: how many seconds a
+    SQLite writer waits for the write lock (longer than the longest write transaction: an import's apply)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("v6beian needs a file-backed SQLite database (WAL, several connections)")
         engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout * 1000)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that BEGIN is ours to issue.
@@ -80,7 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -113,7 +114,7 @@ class Database:
         self.session_factory: sessionmaker[Session] = sessionmaker(expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.engine = make_engine(app.config["DATABASE_URL"], busy_timeout=app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
         self.session_factory.configure(bind=self.engine)
         app.extensions["v6beian.db"] = self
         app.after_request(self._finish_request)
@@ -158,11 +159,29 @@ class Database:
             session.close()
 
     @contextlib.contextmanager
-    def session_scope(self) -> Iterator[Session]:
-        """A unit of work outside a request (CLI command, job): commit on success, rollback on error."""
-        session = self.session_factory()
+    def pinned_connection(self) -> Iterator[Connection]:
+        """One connection for a job's several transactions: its temporary tables (and PostgreSQL session locks)
+        live as long as the connection, across commits."""
+        bind = self.session_factory.kw.get("bind")
+        if isinstance(bind, Connection):  # already pinned (the test suite binds every session to one)
+            yield bind
+            return
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def session_scope(self, *, connection: Connection | None = None, write: bool = True) -> Iterator[Session]:
+        """A unit of work outside a request (CLI command, job): commit on success, rollback on error.
+
+        ``write=False`` reads without taking SQLite's write lock (the work may still write temporary tables);
+        ``connection`` runs it on a pinned connection (``pinned_connection``)."""
+        session = self.session_factory(bind=connection) if connection is not None else self.session_factory()
         try:
-            begin_serialized_write(session)
+            if write:
+                begin_serialized_write(session)
+            elif session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+                session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             yield session
             session.commit()
         except BaseException:

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,21 @@ HTTP_ERROR_CODES = {
     422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
+    503: "busy",
 }
+RETRY_AFTER_SECONDS = 5
+
+
+def is_contention(exc: BaseException) -> bool:
+    """The database could not give this request its lock in time (SQLite's write lock, a PostgreSQL lock
+    timeout, deadlock or serialization failure): nothing was changed and trying again later will work."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return "database is locked" in text or "database is busy" in text or sqlstate in {"55P03", "40P01", "40001"}
 
 
 def _http_messages() -> dict[int, Message]:
@@ -92,6 +106,7 @@ def _http_messages() -> dict[int, Message]:
         422: _l("The input is not valid."),
         429: _l("Too many requests; please wait and try again."),
         500: _l("Something went wrong on our side. The error has been logged."),
+        503: _l("The system is busy with another change; nothing was changed. Please try again in a moment."),
     }
 
 
@@ -102,10 +117,19 @@ def wants_json() -> bool:
 def json_error(status: int, code: str, message: Message, fields: dict[str, Any] | None = None) -> Response:
     body: dict[str, Any] = {"code": code, "message": str(message)}
     if fields:
-        body["fields"] = fields
+        body["fields"] = _string_keys(fields)
     response = jsonify({"error": body})
     response.status_code = status
     return response
+
+
+def _string_keys(value: Any) -> Any:
+    """Validation details with every key a string (webargs names a nameless multipart part ``None``)."""
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_string_keys(item) for item in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 def error_page(status: int, message: Message) -> tuple[str, int]:
@@ -144,12 +168,23 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        original = getattr(exc, "original_exception", None)  # a failure after the view (the commit)
+        if original is not None and is_contention(original):
+            return _unexpected(original)
         return http_error_response(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         if isinstance(exc, HTTPException):
             return http_error_response(exc)
+        if is_contention(exc):
+            log.warning("database busy on %s %s: %s", request.method, request.path, str(exc).splitlines()[0])
+            busy = ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS)
+            response = http_error_response(busy)
+            if isinstance(response, tuple):
+                response = Response(response[0], status=503, mimetype="text/html")
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return json_error(500, "internal_error", _http_messages()[500])

@@ -1,5 +1,8 @@
 """Carriers' CSV exports: UTF-8 (with or without BOM) or GB18030, comma or tab separated, Chinese or English
-headers (``importers.tabular``), start–end ranges or CIDRs, dates in the common forms. Read as a stream."""
+headers (``importers.tabular``), start–end ranges or CIDRs, dates in the common forms. Read as a stream, and
+bounded: a line longer than 1 MiB (``records.MAX_LINE_CHARS``), a field longer than ``MAX_FIELD_CHARS``, a row
+(quoted newlines may spread it over lines) longer than ``MAX_ROW_CHARS``, or a row with text beyond
+``tabular.MAX_COLUMNS`` fails the file."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from importers.records import N_, AllocationRecord, Problem, UnreadableFile, open_binary
-from importers.tabular import Cell, records_from_rows
+from importers.records import N_, AllocationRecord, Problem, UnreadableFile, bounded_lines, open_binary
+from importers.tabular import MAX_COLUMNS, Cell, records_from_rows
 
 SNIFF_BYTES = 64 * 1024
-csv.field_size_limit(1 << 20)
+MAX_FIELD_CHARS = 1 << 20
+MAX_ROW_CHARS = 4 << 20  # above the field bound, so that an over-long field is named as such
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 def detect_encoding(path: Path) -> str:
@@ -44,7 +49,8 @@ def parse_csv(path: Path) -> Iterator[AllocationRecord | Problem]:
         sample = text.read(SNIFF_BYTES)
         delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
         text.seek(0)
-        yield from records_from_rows(_rows(csv.reader(text, delimiter=delimiter)))
+        lines = _Lines(text)
+        yield from records_from_rows(_rows(csv.reader(lines, delimiter=delimiter), lines))
 
 
 def parse_csv_bytes(data: bytes) -> Iterator[AllocationRecord | Problem]:
@@ -57,16 +63,44 @@ def parse_csv_bytes(data: bytes) -> Iterator[AllocationRecord | Problem]:
         yield from parse_csv(Path(handle.name))
 
 
-def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
+class _Lines:
+    """The file's lines for ``csv.reader``, each bounded; counts the characters of the row being read."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._lines = bounded_lines(text)
+        self.row_chars = 0
+        self.row_line = 1
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.row_chars += len(line)
+        if self.row_chars > MAX_ROW_CHARS:
+            raise UnreadableFile(N_("line %(line)d: the row is longer than 4 MiB"), line=self.row_line)
+        return line
+
+
+def _rows(reader: Iterator[list[str]], lines: _Lines) -> Iterator[tuple[int, list[Cell]]]:
     line = 1
     while True:
+        lines.row_chars, lines.row_line = 0, line
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            if str(exc).startswith("field larger than field limit"):
+                raise UnreadableFile(N_("line %(line)d: a field is longer than 1 MiB"), line=line) from None
             # Typically a quoted field the file never closes (a file cut off mid-line).
             raise _Truncated(line, str(exc)) from None
+        if len(row) > MAX_COLUMNS:
+            if any(row[MAX_COLUMNS:]):
+                raise UnreadableFile(
+                    N_("line %(line)d has more than %(columns)d columns"), line=line, columns=MAX_COLUMNS
+                )
+            del row[MAX_COLUMNS:]
         yield line, row  # type: ignore[misc]
         line = reader.line_num + 1  # type: ignore[attr-defined]
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-from collections.abc import Mapping
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,6 +22,13 @@ from typing import IO, Any
 from ipam.space import HostBitsSet, Net, format_net, parse_net, range_to_blocks
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Bounds every reader keeps, whatever the file says (a hostile file fails with ``UnreadableFile``, it never takes
+# the worker's memory): the bytes a gzip-compressed file may expand to, read in one pass, and the length of a line.
+MAX_UNZIPPED_BYTES = 1 << 30
+MAX_LINE_CHARS = 1 << 20
+# A conversion in a message template: %(name)d, %(name)s, %(name).2f …, or a literal %%.
+_SPEC = re.compile(r"%(?:\((?P<name>[^)]*)\)[-#0 +]*\d*(?:\.\d+)?[hlL]?(?P<kind>[a-zA-Z])|%)")
+_INTEGER_SPECS, _FLOAT_SPECS = frozenset("diouxXc"), frozenset("eEfFgG")
 
 
 def N_(message: str) -> str:
@@ -26,21 +37,78 @@ def N_(message: str) -> str:
 
 
 def render(message: str, params: Mapping[str, Any] | None = None) -> str:
-    """A stored message in the current language (untranslated outside an application context)."""
+    """A stored message in the current language (untranslated outside an application context). It never raises,
+    whatever was stored: parameters of the wrong type are coerced, and as a last resort put in as text."""
     from flask import has_app_context
 
+    template = message
     if has_app_context():
         from flask_babel import gettext
 
-        return gettext(message, **(params or {}))
-    return message % params if params else message
+        template = gettext(message)
+    return format_message(template, params)
+
+
+def format_message(template: str, params: Mapping[str, Any] | None) -> str:
+    """``template % params``, made safe for any stored pair (a ``%(n)d`` given ``"18"``, a missing name …)."""
+    if not isinstance(template, str):
+        return str(template)
+    if not params:
+        return template
+    if not isinstance(params, Mapping):
+        params = {}
+    try:
+        return template % params
+    except (TypeError, ValueError, KeyError):
+        pass
+    coerced = dict(params)
+    for match in _SPEC.finditer(template):
+        name, kind = match.group("name"), match.group("kind")
+        if name is not None and isinstance(coerced.get(name), str):
+            coerced[name] = _number(coerced[name], kind)
+    try:
+        return template % coerced
+    except (TypeError, ValueError, KeyError):
+        pass
+
+    def put(match: re.Match[str]) -> str:
+        name = match.group("name")
+        return "%" if name is None else str(params.get(name, ""))
+
+    return _SPEC.sub(put, template)
+
+
+def _number(text: str, kind: str) -> Any:
+    try:
+        if kind in _INTEGER_SPECS:
+            return int(float(text)) if "." in text or "e" in text.lower() else int(text)
+        if kind in _FLOAT_SPECS:
+            return float(text)
+    except (ValueError, OverflowError):
+        pass
+    return text
+
+
+def storable(value: Any) -> Any:
+    """A message parameter as it can be stored (JSON): numbers, text, booleans and None stay what they are,
+    anything else becomes its text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
 
 
 def message_parts(message: Any) -> tuple[str, dict[str, Any]]:
-    """(template, params) of a lazy validator message (flask_babel LazyString) or a plain string."""
+    """(template, params) of a lazy validator message (flask_babel LazyString) or a plain string; the params keep
+    their types (``%(n)d`` needs an int)."""
     args, kwargs = getattr(message, "_args", None), getattr(message, "_kwargs", None)
     if args:
-        return str(args[0]), {k: str(v) for k, v in (kwargs or {}).items()}
+        return str(args[0]), {k: storable(v) for k, v in (kwargs or {}).items()}
     return str(message), {}
 
 
@@ -91,18 +159,81 @@ class UnreadableFile(ValueError):
     """The file as a whole cannot be read (empty, binary, unknown encoding, no usable header)."""
 
     def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.template, self.params = message, params
+        typed = {k: storable(v) for k, v in params.items()}
+        super().__init__(format_message(message, typed))
+        self.template, self.params = message, typed
 
     def text(self) -> str:
         return render(self.template, self.params)
 
 
 def open_binary(path: Path) -> IO[bytes]:
-    """The bytes of ``path``, gunzipped transparently when it is gzip-compressed. The caller closes it."""
+    """The bytes of ``path``, gunzipped transparently when it is gzip-compressed (at most ``MAX_UNZIPPED_BYTES``
+    of them, counted as they come out, never trusting the gzip header). The caller closes it."""
     with path.open("rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
+    if not compressed:
+        return path.open("rb")
+    return io.BufferedReader(_BoundedGzip(path), buffer_size=1 << 16)
+
+
+class _BoundedGzip(io.RawIOBase):
+    """A gzip stream that fails the file once it has expanded past ``MAX_UNZIPPED_BYTES`` (a gzip bomb), and that
+    reports damaged or cut-off gzip data as an unreadable file."""
+
+    def __init__(self, path: Path) -> None:
+        self._inner = gzip.GzipFile(path, "rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            count = self._inner.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UnreadableFile(N_("the gzip data is damaged (%(detail)s)"), detail=str(exc)[:200]) from None
+        if self._inner.tell() > MAX_UNZIPPED_BYTES:
+            raise UnreadableFile(
+                N_("the file is larger than %(megabytes)d MB once decompressed"), megabytes=MAX_UNZIPPED_BYTES >> 20
+            )
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def bounded_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a text stream (or of any iterable of lines), each read with a bounded ``readline``: a line
+    longer than ``MAX_LINE_CHARS`` (its newline aside) fails the file before more of it is held."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:
+        for number, line in enumerate(lines, start=1):
+            if len(line) > MAX_LINE_CHARS and len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+                raise LineTooLong(number)
+            yield line
+        return
+    number, limit = 0, MAX_LINE_CHARS + 2
+    while line := readline(limit):
+        number += 1
+        if len(line) > MAX_LINE_CHARS and len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise LineTooLong(number)
+        yield line
+
+
+class LineTooLong(UnreadableFile):
+    def __init__(self, line: int) -> None:
+        super().__init__(N_("line %(line)d is longer than 1 MiB"), line=line)
+        self.line = line
 
 
 def open_text(path: Path, encoding: str = "utf-8") -> IO[str]:

@@ -2,7 +2,7 @@
 
 ``registry|cc|type|start|value|date|status[|opaque-id]``: for ipv6 ``value`` is the prefix length, for ipv4 the
 number of addresses (a range that need not be one CIDR block, so it is split). ``available`` lines are counted and
-skipped; the version line, summary lines and comments are skipped.
+skipped; the version line, summary lines and comments are skipped. A line longer than 1 MiB fails the file.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from importers.records import N_, AddressError, AllocationRecord, Problem, address_problem, blocks_of
+from importers.records import N_, AddressError, AllocationRecord, Problem, address_problem, blocks_of, bounded_lines
 from ipam.space import range_to_blocks
 
 STATUS_KINDS = {"allocated": "allocation", "assigned": "assignment", "reserved": "reserved"}
@@ -27,7 +27,7 @@ class RirSummary:
 
 def parse_rir(lines: Iterable[str], summary: RirSummary | None = None) -> Iterator[AllocationRecord | Problem]:
     counts = summary if summary is not None else RirSummary()
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(bounded_lines(lines), start=1):
         line = raw.rstrip("\r\n")
         if not line or line.startswith("#"):
             continue

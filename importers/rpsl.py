@@ -2,7 +2,8 @@
 
 Objects are blank-line separated ``attribute: value`` lines; a line starting with whitespace or ``+`` continues
 the previous attribute. The key is a CIDR (``2001:db8::/48``) or a range (``first - last``); a range that is not one
-CIDR block is split into its blocks (and counted).
+CIDR block is split into its blocks (and counted). A line longer than 1 MiB, or an object longer than
+``MAX_OBJECT_CHARS``, fails the file.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from importers.records import AllocationRecord, Problem, address_problem, blocks_of
+from importers.records import N_, AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of, bounded_lines
 
 OBJECT_CLASSES = ("inet6num", "inetnum")
+MAX_OBJECT_CHARS = 1 << 20  # whois objects are a few KiB; a dump without blank lines is not one object
 
 
 @dataclass
@@ -25,29 +27,39 @@ class RpslSummary:
 
 def rpsl_objects(lines: Iterable[str]) -> Iterator[tuple[int, list[tuple[str, str]]]]:
     """(first line number, [(attribute, value), …]) for every object, continuation lines joined."""
-    attributes: list[tuple[str, str]] = []
-    first_line = 0
-    for number, raw in enumerate(lines, start=1):
+    attributes: list[tuple[str, list[str]]] = []  # a value's parts, joined once the object is complete
+    first_line = size = 0
+    for number, raw in enumerate(bounded_lines(lines), start=1):
         line = raw.rstrip("\r\n")
         if not line.strip():
             if attributes:
-                yield first_line, attributes
-                attributes = []
+                yield first_line, _joined(attributes)
+                attributes, size = [], 0
             continue
         if line.startswith(("%", "#")):
             continue
-        if line[0] in " \t+" and attributes:
-            name, value = attributes[-1]
-            attributes[-1] = (name, f"{value} {line[1:].strip()}".strip())
+        continuation = line[0] in " \t+" and bool(attributes)
+        if not continuation:
+            name, sep, value = line.partition(":")
+            if not sep:
+                continue
+            if not attributes:
+                first_line = number
+        size += len(line)
+        if size > MAX_OBJECT_CHARS:
+            raise UnreadableFile(N_("line %(line)d: the object starting there is longer than 1 MiB"), line=first_line)
+        if continuation:
+            if part := line[1:].strip():
+                attributes[-1][1].append(part)
             continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        if not attributes:
-            first_line = number
-        attributes.append((name.strip().lower(), _strip_comment(value.strip())))
+        value = _strip_comment(value.strip())
+        attributes.append((name.strip().lower(), [value] if value else []))
     if attributes:
-        yield first_line, attributes
+        yield first_line, _joined(attributes)
+
+
+def _joined(attributes: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
+    return [(name, " ".join(parts)) for name, parts in attributes]
 
 
 def _strip_comment(value: str) -> str:

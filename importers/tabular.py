@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from accounts.validators import division_error, normalize_uscc, uscc_error
 from importers.records import N_, AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of
@@ -49,8 +49,9 @@ DATE_FORMS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
 )
 HEADER_SEARCH_ROWS = 10
+MAX_COLUMNS = 256  # a table wider than this is refused (no carrier's book has more than 20 columns)
 
-Cell = str | int | float | date | datetime | bool | None
+Cell = str | int | float | date | datetime | time | bool | None
 
 
 def _normalize(header: str) -> str:
