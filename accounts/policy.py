@@ -37,6 +37,7 @@ class Action(StrEnum):
     REGISTER_PREFIXES = "register_prefixes"
     NAME_HOLDER = "name_holder"
     IMPORT_RECORDS = "import_records"
+    IMPORT_FOR_OTHERS = "import_for_others"
     VIEW_IMPORT = "view_import"
 
 
@@ -106,6 +107,9 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             if user.role == Role.REGULATOR_ADMIN.value:
                 return True
             return user.role in ALLOCATING_ROLES and (obj is None or obj.id == user.organization_id)
+        case Action.IMPORT_FOR_OTHERS:
+            # Name the organization whose records are imported (everyone else imports their own).
+            return user.role == Role.REGULATOR_ADMIN.value
         case Action.VIEW_IMPORT:
             # obj: an import batch (None: may see imports at all)
             if is_regulator(user):

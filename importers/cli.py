@@ -19,7 +19,7 @@ from importers.formats import detect_format
 from importers.models import COUNTS, BatchStatus, Format, ImportBatch, ImportProblem, Mode
 from importers.operations import Meter, start_batch
 from importers.records import UnreadableFile, render
-from importers.tasks import execute
+from importers.tasks import execute, sweep
 
 import_cli = CommandGroup("import", help="Carriers' allocation records: import, list, show; the import worker.")
 
@@ -174,10 +174,28 @@ def show_import(batch_id: int, all_problems: bool, as_json: bool) -> None:
         _print_summary(report)
 
 
+@import_cli.command("sweep")
+@json_option
+def sweep_command(as_json: bool) -> None:
+    """Fail imports whose worker died, queue again lost ones, delete uploads that waited too long."""
+    counts = sweep()
+    if as_json:
+        emit_one(counts, as_json=True)
+    else:
+        _report_sweep(counts)
+
+
+def _report_sweep(counts: dict[str, int]) -> None:
+    click.echo(f"imports: {counts['failed']} failed (worker gone), {counts['requeued']} queued again, "
+               f"{counts['deleted']} expired uploads deleted", err=True)  # fmt: skip
+
+
 @import_cli.command("worker")
 @click.option("--workers", default=1, show_default=True, help="Imports run at the same time.")
 def worker(workers: int) -> None:
     """Run the import job queue (uploads from the web and the API are loaded here)."""
     queue = current_app.extensions["import_queue"]
     click.echo(f"import worker: {type(queue).__name__} queue, {workers} worker(s)", err=True)
+    # Imports whose worker died before this one started are failed (or queued again) now, not in a minute.
+    _report_sweep(sweep())
     queue.create_consumer(workers=workers, worker_type="thread").run()

@@ -102,6 +102,9 @@ class ImportBatch(Base):
     message_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # samples of the changes, new holders
     same_content_as_id: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(100))  # host:pid of the worker that ran it
+    # Uploads are deleted when nothing needs them any more (the checksum and the report stay).
+    file_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

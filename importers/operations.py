@@ -14,14 +14,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -52,6 +55,8 @@ from accounts.models import AuditEvent, Organization, User
 from accounts.validators import normalize_code
 from core.context import current_origin
 from core.db import analyze_tables, bulk_insert, chunks, utcnow
+from core.errors import ValidationFailed
+from core.web import CHINA_TIME
 from importers.models import BatchStatus, Format, HolderReference, ImportBatch, ImportProblem, Mode
 from importers.plan import Attributes, Create, Existing, Holding, Move, Planner, Reject, Remove, Row, Unchanged, Update
 from importers.records import N_, AllocationRecord, Problem, UnreadableFile
@@ -60,6 +65,8 @@ from ipam.choices import PrefixKind, PrefixStatus, Source
 from ipam.models import Prefix, from_key, to_key
 from ipam.space import Net, format_net, parse_net
 from ipam.space import sparse_key as sparse_key_of
+
+log = logging.getLogger("v6beian.imports")
 
 ALLOCATING_ORG_KINDS = (OrgKind.REGISTRY.value, OrgKind.CARRIER.value, OrgKind.ALLOCATOR.value)
 CHUNK = 20_000
@@ -105,7 +112,13 @@ audits = _temp(
 holders_map = _temp(
     "import_holder", Column("placeholder", Integer, primary_key=True), Column("organization_id", Integer)
 )
-TEMP_TABLES = (stage, new_rows, changes, drops, holders_map, audits)
+# Problems wait here until the result is recorded: checking a file writes nothing but this connection's
+# temporary tables, so it never holds SQLite's write lock.
+found_problems = _temp(
+    "import_found_problem", Column("line", Integer), Column("sheet", String(100)), Column("column", String(32)),
+    Column("value", String(MAX_VALUE_LENGTH)), Column("message", String(300)), Column("params", Text),
+)  # fmt: skip
+TEMP_TABLES = (stage, new_rows, changes, drops, holders_map, audits, found_problems)
 
 
 # -- holders --------------------------------------------------------------------------------------------------
@@ -186,7 +199,9 @@ class Holders:
         """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them."""
         unknown = self.unknown
         codes = [
-            normalize_code(spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}")
+            normalize_code(
+                spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
+            )
             for spec in unknown
         ]
         now = utcnow()
@@ -271,8 +286,7 @@ def read_records(path: Path, file_format: str, sheet: str | None, meter: Meter) 
     from importers.records import open_text
 
     if file_format == Format.XLSX.value:
-        meter.bytes = meter.total_bytes  # the workbook is read whole by calamine
-        yield from xlsx.parse_xlsx(path, sheet)
+        yield from _metered(xlsx.parse_xlsx(path, sheet), path, meter)
         return
     if file_format == Format.CSV.value:
         yield from _metered(csvfile.parse_csv(path), path, meter)
@@ -413,24 +427,75 @@ class Outcome:
 
 
 class ProblemWriter:
-    """Problems go to the batch as they are found, in chunks (a bad file may have a million)."""
+    """Problems are kept as they are found, in chunks (a bad file may have a million), in a temporary table;
+    ``record_problems`` gives them to the batch when its result is recorded."""
 
-    columns = ("batch_id", "line", "sheet", "column", "value", "message", "params")
+    columns = ("line", "sheet", "column", "value", "message", "params")
 
-    def __init__(self, session: Session, batch: ImportBatch) -> None:
-        self.session, self.batch_id, self.pending, self.count = session, batch.id, [], 0
+    def __init__(self, session: Session) -> None:
+        self.session, self.pending, self.count = session, [], 0
 
     def add(self, problem: Problem) -> None:
         """Held until ``flush``: the caller flushes when the connection is free (not inside a COPY)."""
         self.count += 1
-        self.pending.append((self.batch_id, problem.line, problem.sheet, problem.column[:32],
-                             str(problem.value)[:MAX_VALUE_LENGTH], problem.message[:300], dict(problem.params) or None))  # fmt: skip
+        params = json.dumps(dict(problem.params), ensure_ascii=False, default=str) if problem.params else None
+        self.pending.append((problem.line, problem.sheet, problem.column[:32], str(problem.value)[:MAX_VALUE_LENGTH],
+                             problem.message[:300], params))  # fmt: skip
 
     def flush(self) -> None:
         if self.pending:
-            table = ImportProblem.__table__
-            self.session.execute(insert(table), [dict(zip(self.columns, row, strict=True)) for row in self.pending])
+            self.session.execute(
+                insert(found_problems), [dict(zip(self.columns, row, strict=True)) for row in self.pending]
+            )
             self.pending = []
+
+
+def record_problems(session: Session, batch: ImportBatch) -> None:
+    """Copy the problems the check found to the batch, in one statement."""
+    p = found_problems.c
+    params = p.params if session.get_bind().dialect.name != "postgresql" else func.cast(p.params, JSON)
+    source = select(bindparam("batch", batch.id, type_=Integer), p.line, p.sheet, p.column, p.value, p.message, params)
+    columns = ["batch_id", "line", "sheet", "column", "value", "message", "params"]
+    session.execute(insert(ImportProblem.__table__).from_select(columns, source))
+
+
+class UploadQuotaExceeded(ValidationFailed):
+    code = "upload_quota_exceeded"
+    status = 429
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """How much an organization may upload: files a day, and bytes kept at once (checked files waiting)."""
+
+    per_day: int
+    pending_bytes: int
+    directory: Path
+
+
+def check_upload_quota(session: Session, carrier: Organization, size: int, limits: UploadLimits) -> None:
+    """Refuse an upload beyond the organization's daily count or its bytes kept, before it is stored."""
+    uploaded = ImportBatch.stored_path.startswith(f"{limits.directory.resolve()}/", autoescape=True)
+    today = datetime.now(CHINA_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
+    files_today = session.scalar(
+        select(func.count(ImportBatch.stored_path.distinct())).where(
+            ImportBatch.carrier_id == carrier.id, ImportBatch.created_at >= today, uploaded)
+    ) or 0  # fmt: skip
+    if files_today >= limits.per_day:
+        raise UploadQuotaExceeded.on("file", _l(
+            "%(org)s has uploaded %(n)d files today, the most allowed in a day; please try again tomorrow.",
+            org=carrier.name, n=files_today))  # fmt: skip
+    kept = session.execute(
+        select(ImportBatch.stored_path, func.max(ImportBatch.size)).where(
+            ImportBatch.carrier_id == carrier.id, ImportBatch.file_deleted_at.is_(None), uploaded,
+        ).group_by(ImportBatch.stored_path)
+    ).all()  # fmt: skip
+    pending = sum(bytes_ for _path, bytes_ in kept)
+    if pending + size > limits.pending_bytes:
+        raise UploadQuotaExceeded.on("file", _l(
+            "Files of %(org)s waiting to be loaded already take %(used)d MB, and this one would pass the "
+            "%(limit)d MB allowed; load them, or wait until unconfirmed checks expire.",
+            org=carrier.name, used=pending // 2**20, limit=limits.pending_bytes // 2**20))  # fmt: skip
 
 
 def start_batch(
@@ -453,8 +518,6 @@ def start_batch(
 
     policy.require(actor, policy.Action.IMPORT_RECORDS, carrier)
     if carrier.kind not in ALLOCATING_ORG_KINDS:
-        from core.errors import ValidationFailed
-
         raise ValidationFailed.on("carrier", N_("Only registries, carriers and allocators import allocation records."))
     batch = ImportBatch(
         carrier_id=carrier.id, actor_id=actor.id if actor is not None else None, file_name=file_name[:255],
@@ -472,79 +535,150 @@ def start_batch(
     return batch
 
 
+@dataclass
+class Checked:
+    """What checking a batch's file found. The plan itself waits in the connection's temporary tables, so the
+    check and the load may be two transactions of one connection (the check takes no write lock)."""
+
+    outcome: Outcome
+    holding_ids: list[int]
+    fingerprint: Any  # the registry below the holdings as the check read it (see ``registry_fingerprint``)
+    holders: Holders | None = None
+    status: BatchStatus | None = None  # decided by the check alone (failed, repeated); None: the batch's options say
+    message: str | None = None
+    message_params: dict[str, Any] | None = None
+    same_content_as_id: int | None = None
+    repeat_of: ImportBatch | None = None
+
+
 def run_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter: Meter | None = None) -> ImportBatch:
-    """Validate the batch's file and (unless a dry run, or errors in an all-or-nothing import) load it."""
-    carrier = batch.carrier
-    policy.require(actor, policy.Action.IMPORT_RECORDS, carrier)
+    """Validate the batch's file and (unless a dry run, or errors in an all-or-nothing import) load it, in the
+    caller's transaction. The import job runs the same two steps in two transactions (``importers.tasks``)."""
     meter = meter or Meter(batch.size)
     batch.status, batch.started_at = BatchStatus.RUNNING.value, utcnow()
+    return record_batch(session, batch, check_batch(session, batch, actor=actor, meter=meter), actor=actor, meter=meter)
+
+
+def check_batch(session: Session, batch: ImportBatch, *, actor: User | None, meter: Meter) -> Checked:
+    """Read, validate and plan the batch's file. Writes only temporary tables (left for ``record_batch``)."""
+    carrier = batch.carrier
+    policy.require(actor, policy.Action.IMPORT_RECORDS, carrier)
     previous = session.scalar(
         select(ImportBatch).where(
             ImportBatch.carrier_id == carrier.id, ImportBatch.sha256 == batch.sha256, ImportBatch.id != batch.id,
             ImportBatch.status == BatchStatus.LOADED.value,
         ).order_by(ImportBatch.id.desc()).limit(1)
     )  # fmt: skip
-    batch.same_content_as_id = previous.id if previous is not None else None
-    problems = ProblemWriter(session, batch)
-    outcome = Outcome()
     connection = session.connection()
     for table in TEMP_TABLES:
         table.drop(connection, checkfirst=True)
         table.create(connection)
+    problems = ProblemWriter(session)
+    outcome = Outcome()
+    same = previous.id if previous is not None else None
+    try:
+        holdings = carrier_holdings(session, carrier, batch.scope)
+        if not holdings:
+            raise UnreadableFile(N_("%(carrier)s holds no aggregate or allocation to import into"),
+                                 carrier=carrier.name)  # fmt: skip
+        checked = Checked(outcome, [h.id for h in holdings], _plain_json(registry_fingerprint(session, holdings)),
+                          same_content_as_id=same)  # fmt: skip
+        if previous is not None and _nothing_changed_since(previous, batch, checked.fingerprint):
+            checked.status, checked.repeat_of = (
+                (BatchStatus.PREVIEWED if batch.dry_run else BatchStatus.LOADED),
+                previous,
+            )
+            return checked
+        holders = Holders()
+        _stage(session, batch, holders, problems, outcome, meter)
+    except UnreadableFile as exc:
+        return Checked(outcome, [], None, status=BatchStatus.FAILED, message=exc.template,
+                       message_params=_plain_json(exc.params), same_content_as_id=same)  # fmt: skip
+    meter.set_phase("checking")
+    holders.resolve(session, carrier)
+    _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
+    outcome.counts["holders_created"] = len(holders.unknown)
+    problems.flush()
+    outcome.counts["errors"] = problems.count
+    checked.holders = holders
+    return checked
+
+
+def record_batch(
+    session: Session, batch: ImportBatch, checked: Checked, *, actor: User | None, meter: Meter
+) -> ImportBatch:
+    """Record what the check found and, when the batch is to be loaded, load it: the one write transaction of an
+    import. If the registry below the carrier's blocks changed since the check, the file is checked again here."""
+    connection = session.connection()
     failed = True
     try:
-        try:
-            holdings = carrier_holdings(session, carrier, batch.scope)
-            if not holdings:
-                raise UnreadableFile(N_("%(carrier)s holds no aggregate or allocation to import into"),
-                                     carrier=carrier.name)  # fmt: skip
+        batch.same_content_as_id = checked.same_content_as_id
+        if checked.status is None and not batch.dry_run and not _rejected(batch, checked):
+            holdings = _holdings_by_id(session, checked.holding_ids)
             _lock_holdings(session, holdings)
-            if previous is not None and _nothing_changed_since(session, previous, batch, holdings):
-                failed = False
-                return _repeat(batch, previous, outcome, problems)
-            holders = Holders()
-            _stage(session, batch, holders, problems, outcome, meter)
-        except UnreadableFile as exc:
-            batch.message, batch.message_params = exc.template, {k: str(v) for k, v in exc.params.items()}
-            failed = False
-            return _finish(batch, BatchStatus.FAILED, outcome, problems)
-        meter.set_phase("checking")
-        holders.resolve(session, carrier)
-        _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
-        outcome.counts["holders_created"] = len(holders.unknown)
-        problems.flush()
+            if _plain_json(registry_fingerprint(session, holdings)) != checked.fingerprint:
+                log.info("import batch %s: the registry changed while it was checked; checking it again", batch.id)
+                checked = check_batch(session, batch, actor=actor, meter=meter)
+        record_problems(session, batch)
         failed = False
+        if checked.status is BatchStatus.FAILED:
+            batch.message, batch.message_params = checked.message, checked.message_params
+            return _finish(batch, BatchStatus.FAILED, checked.outcome)
+        if checked.repeat_of is not None:
+            return _repeat(batch, checked.repeat_of, checked)
         if batch.dry_run:
-            return _finish(batch, BatchStatus.PREVIEWED, outcome, problems, holders)
-        if outcome.counts["errors"] and not batch.allow_partial:
-            return _finish(batch, BatchStatus.REJECTED, outcome, problems, holders)
+            return _finish(batch, BatchStatus.PREVIEWED, checked.outcome, checked.holders)
+        if _rejected(batch, checked):
+            return _finish(batch, BatchStatus.REJECTED, checked.outcome, checked.holders)
         failed = True
+        outcome, holders = checked.outcome, checked.holders
+        assert holders is not None
+        holdings = _holdings_by_id(session, checked.holding_ids)
         meter.set_phase("loading")
         _lock_parents(session, outcome)
-        outcome.counts["holders_created"] = holders.create_unknown(session, carrier, actor)
+        outcome.counts["holders_created"] = holders.create_unknown(session, batch.carrier, actor)
         _apply(session, batch, actor, outcome)
         meter.set_phase("indexing")
         _rebuild_free_space(session, outcome)
         _audit(session, batch, actor, outcome)
-        finished = _finish(batch, BatchStatus.LOADED, outcome, problems, holders)
-        batch.details = {**(batch.details or {}), "fingerprint": registry_fingerprint(session, holdings)}
+        finished = _finish(batch, BatchStatus.LOADED, outcome, holders)
+        batch.details = {**(batch.details or {}), "fingerprint": _plain_json(registry_fingerprint(session, holdings))}
         failed = False
         return finished
     finally:
         # After a failed statement PostgreSQL refuses every further one until the rollback, which drops the
         # temporary tables anyway: dropping them here would hide the real error.
         if not failed or connection.dialect.name != "postgresql":
-            for table in reversed(TEMP_TABLES):
-                table.drop(connection, checkfirst=True)
+            drop_temporary_tables(connection)
         meter.set_phase("done")
 
 
-def _repeat(batch: ImportBatch, previous: ImportBatch, outcome: Outcome, problems: ProblemWriter) -> ImportBatch:
+def drop_temporary_tables(connection: Any) -> None:
+    for table in reversed(TEMP_TABLES):
+        table.drop(connection, checkfirst=True)
+
+
+def _rejected(batch: ImportBatch, checked: Checked) -> bool:
+    return bool(checked.outcome.counts["errors"]) and not batch.allow_partial
+
+
+def _holdings_by_id(session: Session, ids: list[int]) -> list[Prefix]:
+    found = session.scalars(select(Prefix).where(Prefix.id.in_(ids)).order_by(Prefix.family, Prefix.start)).all()
+    return list(found)
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` as it reads back from a JSON column (tuples as lists, dates as text), so the two compare."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _repeat(batch: ImportBatch, previous: ImportBatch, checked: Checked) -> ImportBatch:
     """The same file, loaded before without errors, and nothing below the carrier's blocks changed since: every
     record already is as the file says (idempotent by content), so the file is not read again."""
+    outcome = checked.outcome
     loaded = previous.created + previous.updated + previous.unchanged
     outcome.counts.update(rows=previous.rows, unchanged=loaded, other_family=previous.other_family)
-    finished = _finish(batch, BatchStatus.PREVIEWED if batch.dry_run else BatchStatus.LOADED, outcome, problems)
+    finished = _finish(batch, BatchStatus.PREVIEWED if batch.dry_run else BatchStatus.LOADED, outcome)
     batch.details = {**(batch.details or {}), "fingerprint": (previous.details or {}).get("fingerprint")}
     return finished
 
@@ -568,15 +702,12 @@ def registry_fingerprint(session: Session, holdings: list[Prefix]) -> list[Any]:
     return [print_, list(references), [organizations[0], organizations[1].isoformat() if organizations[1] else None]]
 
 
-def _nothing_changed_since(session: Session, previous: ImportBatch, batch: ImportBatch, holdings: list[Prefix]) -> bool:
+def _nothing_changed_since(previous: ImportBatch, batch: ImportBatch, fingerprint: Any) -> bool:
     same_options = all(
         getattr(previous, name) == getattr(batch, name) for name in ("format", "mode", "scope", "family", "sheet")
     )
-    fingerprint = (previous.details or {}).get("fingerprint")
-    return (
-        same_options and previous.errors == 0 and fingerprint is not None
-        and fingerprint == json.loads(json.dumps(registry_fingerprint(session, holdings)))
-    )  # fmt: skip
+    loaded_over = (previous.details or {}).get("fingerprint")
+    return same_options and previous.errors == 0 and loaded_over is not None and loaded_over == fingerprint
 
 
 def _lock_holdings(session: Session, holdings: list[Prefix]) -> None:
@@ -906,10 +1037,7 @@ def _audit(session: Session, batch: ImportBatch, actor: User | None, outcome: Ou
     session.execute(insert(AuditEvent.__table__).from_select(columns, source))
 
 
-def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, problems: ProblemWriter,
-            holders: Holders | None = None) -> ImportBatch:  # fmt: skip
-    problems.flush()
-    outcome.counts["errors"] = problems.count
+def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, holders: Holders | None = None) -> ImportBatch:
     for name, value in outcome.counts.items():
         setattr(batch, name, value)
     batch.progress = outcome.counts["rows"]

@@ -1,30 +1,49 @@
-"""Import jobs: run a batch in its own unit of work, in a worker (Huey) or right away.
+"""Import jobs: run a batch in a worker (Huey) or right away, recover batches whose worker died, and delete
+uploads nothing needs any more.
 
 The queue is Huey: a SQLite file under the import directory by default (zero set-up, one machine) and Redis when
 ``REDIS_URL`` is set (several web machines). ``flask import worker`` runs the consumer; ``make run`` starts one.
-Progress of a running batch is written to a small JSON file beside the upload, read by the batch page.
+
+A job runs in three transactions on one connection: it claims the batch (queued → running), checks the file
+(reading only: temporary tables hold the plan, so SQLite's write lock is free for everyone else meanwhile), then
+records the result and loads it in one short write transaction. While it runs it holds a lease that dies with its
+process: a PostgreSQL session lock, or on SQLite (one machine) a lock on a file beside the upload. A running batch
+whose lease is free has lost its worker: the sweep marks it failed and keeps its file so that it can be run again.
+Progress is written to a small JSON file beside the upload, read by the batch page.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
-from sqlalchemy import event
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import Connection, event, select, text, update
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from core.context import Origin, origin
+from core.db import utcnow
 from core.extensions import db
 from importers.models import BatchStatus, ImportBatch
-from importers.operations import Meter, run_batch
+from importers.operations import Meter, check_batch, drop_temporary_tables, record_batch
 from importers.records import N_
 
 log = logging.getLogger("v6beian.imports")
+
+LEASE_NAMESPACE = 7207  # first key of the PostgreSQL advisory locks that hold running batches
+WORKER_STOPPED = N_(
+    "the import worker stopped while this import ran (it was restarted or killed); nothing was changed. Run it again."
+)
 
 
 def init_app(app: Flask) -> None:
@@ -41,6 +60,11 @@ def init_app(app: Flask) -> None:
     def run_import(batch_id: int, actor_id: int | None) -> None:
         with app.app_context():
             execute(batch_id, actor_id)
+
+    @queue.periodic_task(crontab(minute="*"))
+    def sweep_imports() -> None:
+        with app.app_context():
+            sweep()
 
     app.extensions["import_queue"] = queue
     app.extensions["import_task"] = run_import
@@ -80,30 +104,113 @@ def _progress_writer(batch_id: int):  # type: ignore[no-untyped-def]
     return write
 
 
+# -- leases ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def lease(connection: Connection, batch_id: int) -> Iterator[bool]:
+    """Hold the batch's lease while the job runs; yields False when another worker holds it."""
+    if connection.dialect.name == "postgresql":
+        key = {"namespace": LEASE_NAMESPACE, "batch": batch_id}
+        held = bool(_session_lock(connection, "SELECT pg_try_advisory_lock(:namespace, :batch)", key))
+        try:
+            yield held
+        finally:
+            if held:
+                _session_lock(connection, "SELECT pg_advisory_unlock(:namespace, :batch)", key)
+        return
+    with _lease_file(batch_id) as held:
+        yield held
+
+
+def _session_lock(connection: Connection, statement: str, key: dict[str, int]) -> Any:
+    """Take or give back a PostgreSQL session lock; it outlives transactions, so none is left open for it (one
+    already open, the caller's, is left as it is)."""
+    opened = not connection.in_transaction()
+    value = connection.scalar(text(statement), key)
+    if opened:
+        connection.commit()
+    return value
+
+
+@contextlib.contextmanager
+def _lease_file(batch_id: int) -> Iterator[bool]:
+    path = Path(current_app.config["IMPORT_DIR"]) / f"{batch_id}.lease"
+    handle = path.open("a+b")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def _lease_free(connection: Connection, batch_id: int) -> bool:
+    """Nobody holds the batch's lease: a worker running it would."""
+    with lease(connection, batch_id) as held:
+        return held
+
+
+# -- running a batch ------------------------------------------------------------------------------------------
+
+
 def execute(batch_id: int, actor_id: int | None, meter: Meter | None = None) -> None:
     """Run one queued batch; an unexpected failure is recorded on the batch (nothing else is changed)."""
-    from core.context import Origin, origin
-
-    with origin(Origin(channel="job")):
+    with origin(Origin(channel="job")), db.pinned_connection() as connection, lease(connection, batch_id) as held:
+        if not held:
+            return  # another worker runs it
         try:
-            with db.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is None or batch.status != BatchStatus.QUEUED.value:
+            with db.session_scope(connection=connection) as session:
+                if not _claim(session, batch_id):
                     return
-                actor = session.get(User, actor_id) if actor_id is not None else None
-                run_batch(session, batch, actor=actor, meter=meter or Meter(batch.size, _progress_writer(batch_id)))
+            with db.session_scope(connection=connection, write=False) as session:
+                batch, actor = _load(session, batch_id, actor_id)
+                meter = meter or Meter(batch.size, _progress_writer(batch_id))
+                checked = check_batch(session, batch, actor=actor, meter=meter)
+            with db.session_scope(connection=connection) as session:
+                batch, actor = _load(session, batch_id, actor_id)
+                record_batch(session, batch, checked, actor=actor, meter=meter)
         except Exception as exc:
             log.exception("import batch %s failed", batch_id)
-            with db.session_scope() as session:
+            _drop_leftovers(connection)
+            with db.session_scope(connection=connection) as session:
                 batch = session.get(ImportBatch, batch_id)
                 if batch is not None:
-                    from core.db import utcnow
-
                     batch.status, batch.finished_at = BatchStatus.FAILED.value, utcnow()
                     batch.message = N_("the import stopped unexpectedly (%(error)s); nothing was changed")
                     batch.message_params = {"error": _describe(exc)}
         finally:
             progress_path(batch_id).unlink(missing_ok=True)
+        with db.session_scope(connection=connection) as session:
+            release_upload(session, batch_id)
+
+
+def _claim(session: Session, batch_id: int) -> bool:
+    """queued → running, once: of two workers given the same batch, one runs it."""
+    claimed = session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id, ImportBatch.status == BatchStatus.QUEUED.value)
+        .values(status=BatchStatus.RUNNING.value, started_at=utcnow(), worker=f"{socket.gethostname()}:{os.getpid()}")
+    )
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _load(session: Session, batch_id: int, actor_id: int | None) -> tuple[ImportBatch, User | None]:
+    batch = session.get(ImportBatch, batch_id)
+    assert batch is not None
+    return batch, session.get(User, actor_id) if actor_id is not None else None
+
+
+def _drop_leftovers(connection: Connection) -> None:
+    """The check's temporary tables outlive a failed load on this connection: drop them in a fresh transaction."""
+    with contextlib.suppress(Exception), db.session_scope(connection=connection, write=False) as session:
+        drop_temporary_tables(session.connection())
 
 
 def _describe(exc: Exception) -> str:
@@ -112,3 +219,88 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, IntegrityError):
         return "another change took the same space at the same moment; run the import again"
     return type(exc).__name__
+
+
+# -- uploads -----------------------------------------------------------------------------------------------------
+
+
+def is_upload(batch: ImportBatch) -> bool:
+    """The batch's file was uploaded (kept in IMPORT_DIR), not named on the command line (the operator's own)."""
+    if not batch.stored_path:
+        return False
+    return Path(batch.stored_path).parent.resolve() == Path(current_app.config["IMPORT_DIR"]).resolve()
+
+
+def upload_needed(batch: ImportBatch) -> bool:
+    """A checked file waits for its confirmation; a batch whose worker died may be run again."""
+    status = batch.status_enum
+    if not status.finished:
+        return True
+    if status is BatchStatus.PREVIEWED and (batch.errors == 0 or batch.allow_partial):
+        return True
+    return status is BatchStatus.FAILED and batch.message == WORKER_STOPPED
+
+
+def release_upload(session: Session, batch_id: int, *, force: bool = False) -> None:
+    """Delete the batch's uploaded file once nothing needs it (``force``: it expired); every batch of the file
+    keeps its checksum and its report."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.file_deleted_at is not None or not is_upload(batch):
+        return
+    if upload_needed(batch) and not force:
+        return
+    assert batch.stored_path is not None
+    Path(batch.stored_path).unlink(missing_ok=True)
+    (Path(current_app.config["IMPORT_DIR"]) / f"{batch.id}.lease").unlink(missing_ok=True)
+    session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.stored_path == batch.stored_path, ImportBatch.file_deleted_at.is_(None))
+        .values(file_deleted_at=utcnow())
+    )
+    log.info("upload of import batch %s deleted (%s)", batch_id, batch.file_name)
+
+
+# -- the sweep ---------------------------------------------------------------------------------------------------
+
+
+def sweep() -> dict[str, int]:
+    """Fail running batches whose worker died, queue again batches whose job was lost, and delete uploads that
+    waited longer than IMPORT_PREVIEW_HOURS. Runs every minute in the worker and at its start."""
+    counts = {"failed": 0, "requeued": 0, "deleted": 0}
+    now = utcnow()
+    with origin(Origin(channel="job")), db.pinned_connection() as connection:
+        with db.session_scope(connection=connection) as session:
+            for batch in session.scalars(select(ImportBatch).where(ImportBatch.status == BatchStatus.RUNNING.value)):
+                if _lease_free(connection, batch.id):
+                    log.warning("import batch %s lost its worker %s; marked failed", batch.id, batch.worker)
+                    batch.status, batch.finished_at = BatchStatus.FAILED.value, now
+                    batch.message, batch.message_params = WORKER_STOPPED, None
+                    progress_path(batch.id).unlink(missing_ok=True)
+                    counts["failed"] += 1
+        stale = now - timedelta(minutes=current_app.config["IMPORT_STALE_MINUTES"])
+        pending = _queued_batch_ids()
+        with db.session_scope(connection=connection) as session:
+            lost = session.scalars(select(ImportBatch).where(
+                ImportBatch.status == BatchStatus.QUEUED.value, ImportBatch.created_at < stale))  # fmt: skip
+            for batch in lost:
+                if pending is not None and batch.id not in pending:
+                    current_app.extensions["import_task"](batch.id, batch.actor_id)
+                    counts["requeued"] += 1
+        expired = now - timedelta(hours=current_app.config["IMPORT_PREVIEW_HOURS"])
+        with db.session_scope(connection=connection) as session:
+            waiting = session.scalars(select(ImportBatch.id).where(
+                ImportBatch.file_deleted_at.is_(None), ImportBatch.finished_at < expired))  # fmt: skip
+            for batch_id in list(waiting):
+                release_upload(session, batch_id, force=True)
+                counts["deleted"] += 1
+    return counts
+
+
+def _queued_batch_ids() -> set[int] | None:
+    """Batches whose job waits in the queue (None when the queue cannot tell)."""
+    queue: Huey = current_app.extensions["import_queue"]
+    try:
+        return {int(task.args[0]) for task in queue.pending() if task.args}
+    except Exception:  # a queue that cannot list its tasks: queue nothing again rather than twice
+        log.warning("the import queue cannot list its pending jobs", exc_info=True)
+        return None

@@ -25,10 +25,10 @@ from importers import queries
 from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
 from importers.models import BatchStatus, ImportBatch, Mode
-from importers.operations import start_batch
+from importers.operations import UploadLimits, check_upload_quota, start_batch
 from importers.records import UnreadableFile, render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
-from importers.tasks import enqueue_after_commit, read_progress
+from importers.tasks import WORKER_STOPPED, enqueue_after_commit, read_progress
 from ipam.models import Prefix
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -58,7 +58,8 @@ def store_upload(upload: FileStorage) -> tuple[Path, str]:
 
 def queue_import(user: User, carrier: Organization, upload: FileStorage, options: dict[str, Any]) -> ImportBatch:
     """Store the upload, record the batch and queue it once the request commits (the operation behind the form
-    and the API)."""
+    and the API). The organization's upload quota is checked before anything is stored."""
+    check_upload_quota(db.session, carrier, _size(upload), upload_limits())
     path, name = store_upload(upload)
     try:
         file_format = options.get("format") or detect_format(path, name)
@@ -81,9 +82,23 @@ def queue_import(user: User, carrier: Organization, upload: FileStorage, options
     return batch
 
 
+def upload_limits() -> UploadLimits:
+    config = current_app.config
+    return UploadLimits(per_day=config["IMPORT_DAILY_UPLOADS"], pending_bytes=config["IMPORT_PENDING_MEGABYTES"] << 20,
+                        directory=Path(config["IMPORT_DIR"]))  # fmt: skip
+
+
+def _size(upload: FileStorage) -> int:
+    stream = upload.stream
+    position = stream.tell()
+    size = stream.seek(0, 2)
+    stream.seek(position)
+    return size
+
+
 def carrier_for(code: str | None, field: str = "carrier") -> Organization:
     """Carriers import for their own organization; regulator administrators name one."""
-    if current_user.role != "regulator-admin":
+    if not policy.can(current_user, policy.Action.IMPORT_FOR_OTHERS):
         return current_user.organization
     from core.errors import ValidationFailed
 
@@ -126,8 +141,10 @@ def import_detail(batch_id: int) -> str:
         and policy.can(current_user, policy.Action.IMPORT_RECORDS, batch.carrier)
     )  # fmt: skip
     message = render(batch.message, batch.message_params) if batch.message else None
+    can_run_again = can_rerun(batch) and policy.can(current_user, policy.Action.IMPORT_RECORDS, batch.carrier)
     return render_template("imports/import_detail.html", batch=batch, problems=problems, message=message,
-                           can_confirm=can_confirm, confirmed=confirmed, progress=read_progress(batch.id))  # fmt: skip
+                           can_confirm=can_confirm, confirmed=confirmed, progress=read_progress(batch.id),
+                           can_rerun=can_run_again)  # fmt: skip
 
 
 @bp.get("/<int(max=2147483647):batch_id>/progress")
@@ -146,6 +163,9 @@ def import_confirm(batch_id: int) -> Response:
     if preview.status != BatchStatus.PREVIEWED.value or (preview.errors and not preview.allow_partial):
         flash(_("Only a validated file can be loaded."), "warning")
         return redirect(url_for("imports.import_detail", batch_id=preview.id))
+    if preview.file_deleted_at is not None:
+        flash(_("The checked file waited too long and was deleted; please upload it again."), "warning")
+        return redirect(url_for("imports.import_detail", batch_id=preview.id))
     loaded = queries.loaded_from(db.session, preview)
     if loaded is not None:
         flash(_("This file has been loaded already."), "info")
@@ -157,6 +177,31 @@ def import_confirm(batch_id: int) -> Response:
     )  # fmt: skip
     enqueue_after_commit(db.session, batch, current_user)
     return redirect(url_for("imports.import_detail", batch_id=batch.id))
+
+
+@bp.post("/<int(max=2147483647):batch_id>/rerun")
+@allow(IMPORT)
+def import_rerun(batch_id: int) -> Response:
+    """Run a batch again whose worker died (its file was kept for this)."""
+    failed = load_batch(batch_id)
+    policy.require(current_user, policy.Action.IMPORT_RECORDS, failed.carrier)
+    if not can_rerun(failed):
+        flash(_("Only an import whose worker stopped, with its file still kept, can be run again."), "warning")
+        return redirect(url_for("imports.import_detail", batch_id=failed.id))
+    batch = start_batch(
+        db.session, actor=current_user, carrier=failed.carrier, path=Path(failed.stored_path or ""),
+        file_name=failed.file_name, file_format=failed.format, mode=failed.mode, dry_run=failed.dry_run,
+        allow_partial=failed.allow_partial, sheet=failed.sheet, scope=failed.scope, family=failed.family,
+    )  # fmt: skip
+    enqueue_after_commit(db.session, batch, current_user)
+    return redirect(url_for("imports.import_detail", batch_id=batch.id))
+
+
+def can_rerun(batch: ImportBatch) -> bool:
+    return (
+        batch.status_enum is BatchStatus.FAILED and batch.message == WORKER_STOPPED and batch.file_deleted_at is None
+        and Path(batch.stored_path or "").is_file()
+    )  # fmt: skip
 
 
 @bp.get("/<int(max=2147483647):batch_id>/problems.csv")

@@ -67,7 +67,7 @@ def prefix_list() -> str | Response:
         "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
         child_counts=queries.layout_counts(db.session, items, current_user),
         kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
-        can_add=current_user.role in {"regulator-admin", "carrier", "allocator"},
+        can_add=policy.can(current_user, policy.Action.ADD_TOP_LEVEL_PREFIX, current_user.organization),
     )  # fmt: skip
 
 
