@@ -32,6 +32,10 @@ class Action(StrEnum):
     VIEW_LAYOUT = "view_layout"
     CHANGE_HOLDER = "change_holder"
     ADD_TOP_LEVEL_PREFIX = "add_top_level_prefix"
+    ADD_PREFIX = "add_prefix"
+    CLAIM_PREFIX = "claim_prefix"
+    DECIDE_CLAIM = "decide_claim"
+    VIEW_CLAIMS = "view_claims"
     ALLOCATE_FROM = "allocate_from"
     CHANGE_PREFIX = "change_prefix"
     REGISTER_PREFIXES = "register_prefixes"
@@ -88,6 +92,20 @@ def can(user: User | None, action: Action, obj: Any = None) -> bool:
             return (
                 obj is not None and obj.id == user.organization_id and user.organization.kind == OrgKind.REGISTRY.value
             )
+        case Action.ADD_PREFIX:
+            # The registration form: blocks (administrators, registries) and records inside one's own blocks.
+            return user.role in {Role.REGULATOR_ADMIN.value, *ALLOCATING_ROLES}
+        case Action.CLAIM_PREFIX:
+            # obj: the claimant. A carrier or allocator claims unregistered space for itself; a regulator
+            # administrator confirms it (registries register their records directly).
+            return user.role in ALLOCATING_ROLES and (obj is None or obj.id == user.organization_id)
+        case Action.DECIDE_CLAIM:
+            return user.role == Role.REGULATOR_ADMIN.value
+        case Action.VIEW_CLAIMS:
+            # obj: a claim (None: the claims page at all)
+            if is_regulator(user):
+                return True
+            return user.role in ALLOCATING_ROLES and (obj is None or obj.claimant_id == user.organization_id)
         case Action.ALLOCATE_FROM:
             if user.role == Role.REGULATOR_ADMIN.value:
                 return True

@@ -8,8 +8,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.api import api
     from core.demo import register_demo_loader
-    from ipam.api import blp
-    from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixStatus, Usage
+    from ipam.api import blp, claims_blp
+    from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Usage
     from ipam.cli import prefix_cli
     from ipam.demo import load_ipam_demo
     from ipam.views import bp
@@ -17,6 +17,10 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def usage_label(value: str | None) -> str:
         return str(USAGE_LABELS[Usage(value)]) if value else ""
+
+    @app.template_global()
+    def kind_label(value: str) -> str:
+        return PrefixKind(value).label
 
     @app.template_global()
     def status_label(value: str) -> str:
@@ -27,5 +31,6 @@ def init_app(app: Flask) -> None:
     operations.configure(operations.RegistryRules(allow_documentation=app.config["ALLOW_DOCUMENTATION_PREFIXES"]))
     app.register_blueprint(bp)
     api.register_blueprint(blp)
+    api.register_blueprint(claims_blp)
     app.cli.add_command(prefix_cli)
     register_demo_loader("ipam", load_ipam_demo)

@@ -15,13 +15,16 @@ from core.api import API_PREFIX
 from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
-from ipam import operations, queries
+from ipam import claims, operations, queries
 from ipam.choices import Source
-from ipam.models import Prefix
+from ipam.models import Prefix, PrefixClaim
 from ipam.schemas import (
     AllocateSchema,
     AvailableArgsSchema,
     AvailableSchema,
+    ClaimCreateSchema,
+    ClaimDecisionSchema,
+    ClaimSchema,
     PrefixCreateSchema,
     PrefixListArgsSchema,
     PrefixPageSchema,
@@ -180,3 +183,47 @@ class UtilizationView(MethodView):
             "hd_ratio": usage.hd_ratio,
             "children": queries.visible_child_count(db.session, prefix, current_user),
         }
+
+
+claims_blp = Blueprint(
+    "claims_api", __name__, url_prefix=f"{API_PREFIX}/prefix-claims", description="Claims to top-level blocks"
+)
+
+
+@claims_blp.route("")
+@allow(policy.Action.VIEW_CLAIMS)
+class Claims(MethodView):
+    @claims_blp.response(200, ClaimSchema(many=True))
+    @claims_blp.alt_response(403, schema="ApiError")
+    def get(self) -> list[PrefixClaim]:
+        """The 200 most recent claims the caller may see, waiting ones first."""
+        return list(db.session.scalars(queries.visible_claims(current_user).limit(200)))
+
+    @allow(policy.Action.CLAIM_PREFIX)
+    @claims_blp.arguments(ClaimCreateSchema)
+    @claims_blp.response(201, ClaimSchema)
+    @claims_blp.alt_response(403, schema="ApiError")
+    @claims_blp.alt_response(422, schema="ApiError")
+    def post(self, data: dict[str, Any]) -> PrefixClaim:
+        """Claim a top-level block for the caller's organization; a regulator administrator decides it."""
+        return claims.claim_prefix(db.session, data["prefix"], kind=data["kind"], reason=data["reason"],
+                                   actor=current_user)  # fmt: skip
+
+
+@claims_blp.route("/<int(max=2147483647):claim_id>/<action>")
+@allow(policy.Action.VIEW_CLAIMS)
+class ClaimDecision(MethodView):
+    @claims_blp.arguments(ClaimDecisionSchema)
+    @claims_blp.response(200, ClaimSchema)
+    @claims_blp.alt_response(403, schema="ApiError")
+    @claims_blp.alt_response(404, schema="ApiError")
+    @claims_blp.alt_response(409, schema="ApiError")
+    def post(self, data: dict[str, Any], claim_id: int, action: str) -> PrefixClaim:
+        """Confirm, reject or withdraw a claim (``action``), as the claims' transition table allows."""
+        claim = db.session.get(PrefixClaim, claim_id)
+        if claim is None or not policy.can(current_user, policy.Action.VIEW_CLAIMS, claim):
+            abort(404)
+        if action not in {a.value for a in claims.ClaimAction}:
+            abort(404)
+        return claims.decide_claim(db.session, claim, claims.ClaimAction(action), actor=current_user,
+                                   note=data["note"])  # fmt: skip

@@ -100,3 +100,22 @@ class Source(StrEnum):
     MANUAL = "manual"
     API = "api"
     IMPORT = "import"
+
+
+class ClaimStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return str(CLAIM_STATUS_LABELS[self])
+
+
+CLAIM_STATUS_LABELS = {
+    ClaimStatus.PENDING: _l("Awaiting confirmation"),
+    ClaimStatus.CONFIRMED: _l("Confirmed"),
+    ClaimStatus.REJECTED: _l("Rejected"),
+    ClaimStatus.WITHDRAWN: _l("Withdrawn"),
+}

@@ -8,7 +8,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, Submit
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ipam.choices import KIND_LABELS, STATUS_LABELS, USAGE_LABELS
+from ipam.choices import KIND_LABELS, STATUS_LABELS, USAGE_LABELS, PrefixKind
 from ipam.operations import MAX_ALLOCATION_COUNT
 from ipam.space import Strategy
 
@@ -66,3 +66,16 @@ class AllocateForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     preview = SubmitField(_l("Preview"))
     confirm = SubmitField(_l("Allocate"))
+
+
+class ClaimForm(FlaskForm):
+    prefix = StringField(_l("Block"), validators=[DataRequired(), Length(max=43)],
+                         description=_l("The block your organization holds from a registry, e.g. 2001:db8::/32."))  # fmt: skip
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(PrefixKind.AGGREGATE.value, KIND_LABELS[PrefixKind.AGGREGATE]),
+                                            SelectChoice(PrefixKind.ALLOCATION.value, KIND_LABELS[PrefixKind.ALLOCATION])])  # fmt: skip
+    reason = TextAreaField(_l("Where it comes from"), validators=[DataRequired(), Length(max=2000)],
+                           description=_l("Who allocated it to you, when, and their reference."))  # fmt: skip
+
+
+class ClaimDecisionForm(FlaskForm):
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])

@@ -29,7 +29,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from accounts.models import Organization, User
 from core.db import Base, UTCDateTime, utcnow
-from ipam.choices import PrefixKind, PrefixStatus, Source, Usage
+from ipam.choices import ClaimStatus, PrefixKind, PrefixStatus, Source, Usage
 from ipam.space import Net, Strategy, format_net
 
 ADDRESS_BYTES = 16
@@ -154,3 +154,39 @@ class FreeBlock(Base):
     prefix_len: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     start: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES), primary_key=True)
     sparse_key: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
+
+
+class PrefixClaim(Base):
+    """A carrier's or allocator's claim to a top-level block, waiting for a regulator administrator.
+
+    The claim is not in the registry: nothing is checked against what others hold when it is filed (a claim
+    never tells the claimant whose space it overlaps). Confirming it registers the block, with every rule of
+    ``ipam.operations.add_prefix`` applied, as the administrator's act.
+    """
+
+    __tablename__ = "prefix_claim"
+    __table_args__ = (
+        CheckConstraint(_in("status", ClaimStatus), name="status"),
+        Index("ix_prefix_claim_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(43))
+    kind: Mapped[str] = mapped_column(String(16))
+    claimant_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)  # where the block comes from (the registry's allocation, its date)
+    status: Mapped[str] = mapped_column(String(12), default=ClaimStatus.PENDING.value)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    prefix_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    claimant: Mapped[Organization] = relationship(lazy="joined")
+
+    AUDITED = ("network", "kind", "claimant_id", "reason", "status", "decision_note", "prefix_id")
+
+    @property
+    def status_enum(self) -> ClaimStatus:
+        return ClaimStatus(self.status)

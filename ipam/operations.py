@@ -230,7 +230,7 @@ def configure(rules: RegistryRules) -> None:
     _rules = rules
 
 
-def _check_holdable(net: Net) -> None:
+def check_holdable(net: Net) -> None:
     reason = special_purpose_reason(net, allow_documentation=_rules.allow_documentation)
     if reason is not None:
         raise ValidationFailed.on(
@@ -255,7 +255,7 @@ def add_prefix(
 ) -> Prefix:
     """Register a prefix where it belongs in the tree; children it covers move under it."""
     net = parse_prefix(prefix)
-    _check_holdable(net)
+    check_holdable(net)
     _check_choices(kind, status, usage)
     _check_policy_fields(policy_fields, net.width, net.length)
     parent, existing = _locked_parent(session, net)

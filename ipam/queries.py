@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from accounts import policy
 from accounts.models import User
 from accounts.queries import organization_id_by_code
-from ipam.models import Prefix, from_key, to_key
+from ipam.models import Prefix, PrefixClaim, from_key, to_key
 from ipam.space import Net, Utilization, parse_net, utilization
 
 MAX_MAP_CELLS = 4096
@@ -209,3 +209,11 @@ def visible_child_count(session: Session, prefix: Prefix, user: User | None) -> 
 def layout_counts(session: Session, prefixes: Sequence[Prefix], user: User | None) -> dict[int, int]:
     """Child counts of the prefixes whose layout ``user`` may see (the others' counts stay hidden)."""
     return child_counts(session, [p for p in prefixes if policy.can(user, policy.Action.VIEW_LAYOUT, p)])
+
+
+def visible_claims(user: User) -> Select[tuple[PrefixClaim]]:
+    """Claims to top-level blocks: all for regulators (waiting ones first), else the user's organization's."""
+    stmt = select(PrefixClaim).order_by((PrefixClaim.status == "pending").desc(), PrefixClaim.created_at.desc())
+    if policy.is_regulator(user):
+        return stmt
+    return stmt.where(PrefixClaim.claimant_id == user.organization_id)

@@ -112,3 +112,26 @@ class UtilizationSchema(Schema):
     percent = fields.Float()
     hd_ratio = fields.Float(allow_none=True)
     children = fields.Integer()
+
+
+class ClaimSchema(Schema):
+    id = fields.Integer()
+    prefix = fields.String(attribute="network")
+    kind = fields.String()
+    claimant = fields.Function(lambda c: c.claimant.code)
+    reason = fields.String()
+    status = fields.String()
+    decision_note = fields.String(allow_none=True)
+    prefix_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ClaimCreateSchema(Schema):
+    prefix = fields.String(required=True, validate=validate.Length(max=43))
+    kind = fields.String(required=True, validate=validate.OneOf(["aggregate", "allocation"]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ClaimDecisionSchema(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))

@@ -12,14 +12,15 @@ from werkzeug.wrappers import Response
 from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
+from core.errors import DomainError
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
-from core.web import run_form_operation
-from ipam import operations, queries
+from core.web import page_number, paginate, run_form_operation
+from ipam import claims, operations, queries
 from ipam.choices import KIND_LABELS, USAGE_LABELS
 from ipam.errors import PrefixOverlap
-from ipam.forms import AllocateForm, PrefixEditForm, PrefixForm
-from ipam.models import Prefix
+from ipam.forms import AllocateForm, ClaimDecisionForm, ClaimForm, PrefixEditForm, PrefixForm
+from ipam.models import Prefix, PrefixClaim
 from ipam.space import Strategy, format_net
 
 bp = Blueprint("ipam", __name__, url_prefix="/prefixes")
@@ -67,7 +68,9 @@ def prefix_list() -> str | Response:
         "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
         child_counts=queries.layout_counts(db.session, items, current_user),
         kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
-        can_add=policy.can(current_user, policy.Action.ADD_TOP_LEVEL_PREFIX, current_user.organization),
+        can_add=policy.can(current_user, policy.Action.ADD_PREFIX),
+        can_claim=policy.can(current_user, policy.Action.CLAIM_PREFIX),
+        can_review_claims=policy.can(current_user, policy.Action.DECIDE_CLAIM),
     )  # fmt: skip
 
 
@@ -238,3 +241,44 @@ def release(prefix_id: int) -> Response:
         return redirect(url_for("ipam.prefix_detail", prefix_id=prefix_id))
     flash(_("%(prefix)s released.", prefix=network), "success")
     return redirect(url_for("ipam.prefix_detail", prefix_id=parent_id) if parent_id else url_for("ipam.prefix_list"))
+
+
+# --- claims to top-level blocks ----------------------------------------------------------------------------
+
+
+@bp.route("/claims", methods=["GET", "POST"])
+@allow(policy.Action.VIEW_CLAIMS)
+def claim_list() -> str | Response:
+    """Claims to top-level blocks: carriers file theirs here, regulator administrators decide them."""
+    form = ClaimForm() if policy.can(current_user, policy.Action.CLAIM_PREFIX) else None
+    if form is not None and form.validate_on_submit():
+        claim = run_form_operation(form, claims.claim_prefix, db.session, form.prefix.data or "",
+                                   kind=form.kind.data or "", reason=form.reason.data or "", actor=current_user)  # fmt: skip
+        if claim is not None:
+            flash(_("Your claim to %(prefix)s waits for a regulator administrator.", prefix=claim.network), "success")
+            return redirect(url_for("ipam.claim_list"))
+    page = paginate(db.session, queries.visible_claims(current_user), page_number())
+    return render_template(
+        "ipam/claims.html", page=page, form=form, decision=ClaimDecisionForm(),
+        actions={c.id: claims.available_actions(c, current_user) for c in page.items},
+    )  # fmt: skip
+
+
+@bp.post("/claims/<int(max=2147483647):claim_id>/<action>")
+@allow(policy.Action.VIEW_CLAIMS)
+def claim_decide(claim_id: int, action: str) -> Response:
+    claim = db.session.get(PrefixClaim, claim_id)
+    if claim is None or not policy.can(current_user, policy.Action.VIEW_CLAIMS, claim):
+        abort(404)
+    if action not in {a.value for a in claims.ClaimAction}:
+        abort(404)
+    form = ClaimDecisionForm()
+    try:
+        with db.session.begin_nested():
+            claims.decide_claim(db.session, claim, claims.ClaimAction(action), actor=current_user,
+                                note=form.note.data if form.validate_on_submit() else None)  # fmt: skip
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(_("Claim to %(prefix)s: %(status)s.", prefix=claim.network, status=claim.status_enum.label), "success")
+    return redirect(url_for("ipam.claim_list"))
