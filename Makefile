@@ -14,13 +14,14 @@ export V6BEIAN_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 # the LDAP tests start their own slapd.
 TEST_DEBIAN_PACKAGES := chromium slapd ldap-utils
 
-.PHONY: help install run ldap-demo test test-deps postgres bench lint i18n i18n-compile clean
+.PHONY: help install run ldap-demo test test-deps postgres bench fuzz lint i18n i18n-compile clean
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install what the tests need and run them on SQLite and PostgreSQL"
 	@echo "make ldap-demo - a local OpenLDAP with demo regulator staff, to try the directory sign-in"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make fuzz   - schemathesis against the API on SQLite and PostgreSQL (a few minutes)"
 	@echo "make lint   - ruff check and format check"
 	@echo "make i18n   - extract, update and compile the translation catalogs"
 
@@ -86,6 +87,12 @@ test: test-deps i18n-compile postgres
 
 bench: i18n-compile postgres
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# schemathesis against the OpenAPI document with a regulator administrator's and a carrier's token, on SQLite and
+# PostgreSQL (a few minutes); fails on any 5xx. FUZZ_MAX_EXAMPLES (default 100) per operation, token and database.
+fuzz: install i18n-compile postgres
+	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
+	V6BEIAN_FUZZ=1 $(BIN)/pytest -p no:cacheprovider tests/fuzz $(FUZZ_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

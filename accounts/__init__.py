@@ -57,6 +57,13 @@ def init_app(app: Flask) -> None:
         return None
 
     @app.template_global()
+    def can(action: str, obj: Any = None) -> bool:
+        """Templates ask the policy, never compare roles: ``{% if can('manage_users') %}``."""
+        from flask_login import current_user
+
+        return policy.can(current_user, policy.Action(action), obj)
+
+    @app.template_global()
     def division_name(code: str | None) -> str:
         from accounts.validators import divisions
         from core.i18n import current_language

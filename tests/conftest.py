@@ -26,6 +26,8 @@ from tests.support import BACKENDS, csrf_token_in, fresh_database
 
 # The tests (and the processes they start) use the documentation prefixes, as the demo does.
 os.environ.setdefault("ALLOW_DOCUMENTATION_PREFIXES", "true")
+# The API fuzzer (tests/fuzz) runs with `make fuzz` only.
+collect_ignore = [] if os.environ.get("V6BEIAN_FUZZ") else ["fuzz"]
 
 TEST_PASSWORD = "correct horse battery staple"
 TEST_SECRET = "test-secret-" + "x" * 40
