@@ -63,6 +63,10 @@ def init_app(app: Flask) -> None:
 
         return policy.can(current_user, policy.Action(action), obj)
 
+    from accounts.audit import action_label
+
+    app.add_template_global(action_label)
+
     @app.template_global()
     def division_name(code: str | None) -> str:
         from accounts.validators import divisions

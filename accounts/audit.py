@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent, User
@@ -15,6 +16,29 @@ from core.context import current_origin
 log = logging.getLogger("v6beian.audit")
 
 SYSTEM_ACTOR = "system"
+
+# What each recorded action is called on the pages (the code stays in the data, the exports and the filters).
+ACTION_LABELS = {
+    "auth.login": _l("Signed in"), "auth.login_failed": _l("Sign-in failed"), "auth.logout": _l("Signed out"),
+    "auth.throttle_clear": _l("Sign-in throttle cleared"),
+    "user.create": _l("Account created"), "user.update": _l("Account changed"),
+    "user.password_change": _l("Password changed"), "user.password_reset": _l("Password reset"),
+    "user.activate": _l("Account reactivated"), "user.deactivate": _l("Account deactivated"),
+    "user.sessions_end": _l("Sessions ended"),
+    "token.create": _l("API token created"), "token.revoke": _l("API token revoked"), "token.use": _l("API token used"),
+    "organization.create": _l("Organization created"), "organization.update": _l("Organization changed"),
+    "prefix.create": _l("Prefix registered"), "prefix.allocate": _l("Prefix allocated"),
+    "prefix.update": _l("Prefix changed"), "prefix.release": _l("Prefix released"),
+    "prefix.bulk_add": _l("Prefixes added in bulk"),
+    "import.check": _l("Import checked"), "import.start": _l("Import started"), "import.load": _l("Import loaded"),
+    "claim.create": _l("Block claimed"), "claim.confirm": _l("Claim confirmed"), "claim.reject": _l("Claim rejected"),
+    "claim.withdraw": _l("Claim withdrawn"),
+}  # fmt: skip
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
 
 
 def snapshot(obj: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from importers.models import Format, Mode
+from importers.models import MODE_LABELS, Format, Mode
 
 FORMAT_LABELS = {
     Format.CSV: _l("CSV (UTF-8 or GB18030, comma or tab)"),
@@ -27,7 +27,9 @@ class UploadForm(FlaskForm):
     format = SelectField(_l("Format"), validators=[Optional()], choices=[
         SelectChoice("", _l("Recognize from the file")), *(SelectChoice(f.value, label) for f, label in FORMAT_LABELS.items())
     ])  # fmt: skip
-    mode = SelectField(_l("Mode"), choices=[SelectChoice(m.value, m.label) for m in Mode], default=Mode.DELTA.value)
+    # Lazy labels: the choices are built once, and read in each request's language.
+    mode = SelectField(_l("Mode"), choices=[SelectChoice(m.value, MODE_LABELS[m]) for m in Mode],
+                       default=Mode.DELTA.value)  # fmt: skip
     sheet = StringField(_l("Excel sheet"), validators=[Optional(), Length(max=100)],
                         description=_l("Empty: the first sheet."))  # fmt: skip
     family = SelectField(_l("Address family"), validators=[Optional()], choices=[

@@ -27,7 +27,10 @@ class Mode(StrEnum):
 
     @property
     def label(self) -> str:
-        return str({Mode.DELTA: _l("Delta (add and change)"), Mode.SNAPSHOT: _l("Snapshot (complete book)")}[self])
+        return str(MODE_LABELS[self])
+
+
+MODE_LABELS = {Mode.DELTA: _l("Delta (add and change)"), Mode.SNAPSHOT: _l("Snapshot (complete book)")}
 
 
 class BatchStatus(StrEnum):
