@@ -1,0 +1,128 @@
+"""The permission policy as one table: every (role, action, whose object) answer, so that no clause of
+``accounts.policy.can`` can change unnoticed. Pure: stand-in users and objects, no database."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from accounts.policy import Action, can, require
+from core.errors import PermissionDenied
+
+MINE, THEIRS = 1, 2
+ROLES = ("regulator", "regulator-admin", "carrier", "allocator", "enterprise")
+ORG_KIND = {"regulator": "regulator", "regulator-admin": "regulator", "carrier": "carrier", "allocator": "allocator",
+            "enterprise": "enterprise"}  # fmt: skip
+
+
+def user(role: str, *, active: bool = True, authenticated: bool = True, org_kind: str | None = None) -> Any:
+    organization = SimpleNamespace(id=MINE, kind=org_kind or ORG_KIND[role])
+    return SimpleNamespace(role=role, organization_id=MINE, organization=organization, is_active=active,
+                           is_authenticated=authenticated)  # fmt: skip
+
+
+def org(owner: int) -> Any:
+    return SimpleNamespace(id=owner)
+
+
+def prefix(holder: int | None, *, parent_holder: int | None = None, kind: str = "assignment") -> Any:
+    parent = None if parent_holder is None else SimpleNamespace(holder_id=parent_holder, parent=None)
+    return SimpleNamespace(holder_id=holder, parent=parent, kind=kind)
+
+
+def allowed(action: Action, obj: Any = None) -> set[str]:
+    return {role for role in ROLES if can(user(role), action, obj)}
+
+
+EVERYONE = set(ROLES)
+REGULATORS = {"regulator", "regulator-admin"}
+ADMIN = {"regulator-admin"}
+ALLOCATORS = {"carrier", "allocator"}
+
+# (action, object, the roles that may) — "mine" objects belong to the user's organization.
+TABLE: list[tuple[Action, Any, set[str]]] = [
+    (Action.VIEW_DASHBOARD, None, EVERYONE),
+    (Action.LIST_ORGANIZATIONS, None, REGULATORS),
+    (Action.VIEW_ORGANIZATION, org(MINE), EVERYONE),
+    (Action.VIEW_ORGANIZATION, org(THEIRS), REGULATORS),
+    (Action.VIEW_ORGANIZATION, None, REGULATORS),
+    (Action.MANAGE_ORGANIZATIONS, None, ADMIN),
+    (Action.MANAGE_USERS, None, ADMIN),
+    (Action.VIEW_AUDIT, None, ADMIN),
+    (Action.NAME_HOLDER, org(MINE), EVERYONE - {"regulator"}),
+    (Action.NAME_HOLDER, org(THEIRS), ADMIN | ALLOCATORS),
+    (Action.NAME_HOLDER, None, ADMIN | ALLOCATORS),
+    (Action.REGISTER_PREFIXES, None, EVERYONE - {"regulator"}),
+    (Action.VIEW_PREFIX, prefix(MINE), EVERYONE),
+    (Action.VIEW_PREFIX, prefix(THEIRS, parent_holder=MINE), EVERYONE),
+    (Action.VIEW_PREFIX, prefix(THEIRS, parent_holder=THEIRS), REGULATORS),
+    (Action.VIEW_PREFIX, prefix(THEIRS), REGULATORS),
+    (Action.VIEW_LAYOUT, prefix(MINE), EVERYONE),
+    (Action.VIEW_LAYOUT, prefix(THEIRS, parent_holder=MINE), REGULATORS),
+    (Action.CHANGE_HOLDER, prefix(MINE, parent_holder=THEIRS), ADMIN),
+    (Action.CHANGE_HOLDER, prefix(THEIRS, parent_holder=MINE), ADMIN | ALLOCATORS),
+    (Action.CHANGE_HOLDER, prefix(MINE), ADMIN),
+    (Action.ADD_TOP_LEVEL_PREFIX, org(MINE), ADMIN),
+    (Action.ADD_PREFIX, None, ADMIN | ALLOCATORS),
+    (Action.CLAIM_PREFIX, None, ALLOCATORS),
+    (Action.CLAIM_PREFIX, org(MINE), ALLOCATORS),
+    (Action.CLAIM_PREFIX, org(THEIRS), set()),
+    (Action.DECIDE_CLAIM, None, ADMIN),
+    (Action.VIEW_CLAIMS, None, REGULATORS | ALLOCATORS),
+    (Action.VIEW_CLAIMS, SimpleNamespace(claimant_id=MINE), REGULATORS | ALLOCATORS),
+    (Action.VIEW_CLAIMS, SimpleNamespace(claimant_id=THEIRS), REGULATORS),
+    (Action.ALLOCATE_FROM, prefix(MINE, kind="allocation"), ADMIN | ALLOCATORS),
+    (Action.ALLOCATE_FROM, prefix(MINE, kind="assignment"), ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.ALLOCATE_FROM, prefix(MINE, kind="subnet"), ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.ALLOCATE_FROM, prefix(THEIRS, parent_holder=MINE), ADMIN),
+    (Action.ALLOCATE_FROM, prefix(THEIRS, kind="assignment"), ADMIN),
+    (Action.CHANGE_PREFIX, prefix(MINE, kind="subnet"), ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.CHANGE_PREFIX, prefix(MINE, kind="assignment"), ADMIN | ALLOCATORS),
+    (Action.CHANGE_PREFIX, prefix(THEIRS, parent_holder=MINE), ADMIN | ALLOCATORS),
+    (Action.CHANGE_PREFIX, prefix(THEIRS, parent_holder=MINE, kind="subnet"), ADMIN | ALLOCATORS),
+    (Action.CHANGE_PREFIX, prefix(THEIRS, parent_holder=THEIRS), ADMIN),
+    (Action.IMPORT_RECORDS, None, ADMIN | ALLOCATORS),
+    (Action.IMPORT_RECORDS, org(MINE), ADMIN | ALLOCATORS),
+    (Action.IMPORT_RECORDS, org(THEIRS), ADMIN),
+    (Action.IMPORT_FOR_OTHERS, None, ADMIN),
+    (Action.VIEW_IMPORT, None, REGULATORS | ALLOCATORS),
+    (Action.VIEW_IMPORT, SimpleNamespace(carrier_id=MINE), REGULATORS | ALLOCATORS),
+    (Action.VIEW_IMPORT, SimpleNamespace(carrier_id=THEIRS), REGULATORS),
+]
+
+
+@pytest.mark.parametrize(("action", "obj", "roles"), TABLE, ids=lambda v: str(v) if isinstance(v, Action) else "")
+def test_who_may_do_what(action: Action, obj: Any, roles: set[str]) -> None:
+    assert allowed(action, obj) == roles
+
+
+def test_every_action_is_in_the_table() -> None:
+    assert {action for action, _obj, _roles in TABLE} == set(Action)
+
+
+def test_a_registry_registers_its_own_top_level_blocks_only() -> None:
+    registrar = user("carrier", org_kind="registry")
+    assert can(registrar, Action.ADD_TOP_LEVEL_PREFIX, org(MINE))
+    assert not can(registrar, Action.ADD_TOP_LEVEL_PREFIX, org(THEIRS))
+    assert not can(registrar, Action.ADD_TOP_LEVEL_PREFIX, None)
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_inactive_or_anonymous_users_may_do_nothing(action: Action) -> None:
+    for nobody in (user("regulator-admin", active=False), user("regulator-admin", authenticated=False),
+                   SimpleNamespace(role="regulator-admin", organization_id=MINE, is_active=True)):  # fmt: skip
+        assert not can(nobody, action, org(MINE))
+
+
+def test_the_system_itself_may_do_everything() -> None:
+    assert all(can(None, action, org(THEIRS)) for action in Action)
+
+
+def test_a_refusal_says_so_in_one_message() -> None:
+    with pytest.raises(PermissionDenied) as refused:
+        require(user("enterprise"), Action.MANAGE_USERS)
+    assert str(refused.value.message) == "You do not have permission to do that."
+    assert refused.value.status == 403
+    require(user("regulator-admin"), Action.MANAGE_USERS)
