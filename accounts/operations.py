@@ -611,11 +611,7 @@ def _recheck_directory_user(
         return {"directory_checked_at": now}
     role = ldap.role_for(directory, account) if account is not None else None
     if role is None:
-        record_event(
-            session, actor=None, action="user.sessions_end", object_type="user", object_id=user.username,
-            organization_id=user.organization_id, summary="no longer in a v6beian directory group",
-        )  # fmt: skip
-        end_user_sessions(session, user, actor=None, reason="directory")
+        end_user_sessions(session, user, actor=None, reason="no longer in a v6beian directory group")
         return None
     if role != user.role:
         before = snapshot(user)

@@ -208,6 +208,13 @@ def organization_edit(code: str) -> str | Response:
     return render_template("accounts/organization_form.html", form=form, org=org)
 
 
+def _load_user(username: str) -> User:
+    user = queries.user_by_username(db.session, username)
+    if user is None:
+        abort(404)
+    return user
+
+
 def _form_values(form: OrganizationForm) -> dict[str, str | None]:
     return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
 
@@ -289,9 +296,7 @@ def throttle_clear() -> Response:
 @bp.post("/users/<username>/sessions/end")
 @allow(policy.Action.MANAGE_USERS)
 def user_sessions_end(username: str) -> Response:
-    user = queries.user_by_username(db.session, username)
-    if user is None:
-        abort(404)
+    user = _load_user(username)
     ended = operations.end_user_sessions(db.session, user, actor=current_user, reason="ended by an administrator")
     flash(_("%(n)d sessions of %(name)s ended.", n=ended, name=user.username), "success")
     return redirect(url_for("accounts.user_detail", username=user.username))
@@ -326,9 +331,7 @@ def _create_user_from_form(form: UserCreateForm) -> User:
 @bp.route("/users/<username>", methods=["GET", "POST"])
 @allow(policy.Action.MANAGE_USERS)
 def user_detail(username: str) -> str | Response:
-    user = queries.user_by_username(db.session, username)
-    if user is None:
-        abort(404)
+    user = _load_user(username)
     form = PasswordResetForm()
     if form.validate_on_submit() and run_form_operation(
         form, operations.reset_password, db.session, user, new=form.new.data or "", actor=current_user
@@ -345,9 +348,7 @@ def user_detail(username: str) -> str | Response:
 @bp.post("/users/<username>/active")
 @allow(policy.Action.MANAGE_USERS)
 def user_set_active(username: str) -> Response:
-    user = queries.user_by_username(db.session, username)
-    if user is None:
-        abort(404)
+    user = _load_user(username)
     active = request.form.get("active") == "1"
     try:
         operations.set_user_active(db.session, user, active=active, actor=current_user)
