@@ -120,6 +120,10 @@ class ImportBatch(Base):
         return BatchStatus(self.status)
 
     @property
+    def mode_enum(self) -> Mode:
+        return Mode(self.mode)
+
+    @property
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTS}
 

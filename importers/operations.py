@@ -146,6 +146,7 @@ def _name_key(name: str) -> str:
 class Holders:
     def __init__(self) -> None:
         self.specs: list[HolderSpec] = []
+        self.new: list[HolderSpec] = []  # the unknown holders the planned records name (set after planning)
         self._index: dict[tuple[str, str], int] = {}
 
     def placeholder(self, record: AllocationRecord) -> int | None:
@@ -191,13 +192,16 @@ class Holders:
                 for spec in chunk:
                     spec.organization_id = found.get(spec.key[1])
 
-    @property
-    def unknown(self) -> list[HolderSpec]:
-        return [spec for spec in self.specs if spec.organization_id is None]
+    def needed(self, session: Session) -> list[HolderSpec]:
+        """The unknown holders that records of the plan name (placeholders in the change tables)."""
+        used = set(session.scalars(select(new_rows.c.holder_id).where(new_rows.c.holder_id < 0).distinct()))
+        used |= set(session.scalars(select(changes.c.holder_id).where(changes.c.holder_id < 0).distinct()))
+        return [spec for index, spec in enumerate(self.specs) if spec.organization_id is None and -(index + 1) in used]
 
     def create_unknown(self, session: Session, carrier: Organization, actor: User | None) -> int:
-        """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them."""
-        unknown = self.unknown
+        """Create the holders nobody knew as unverified enterprises and remember the carrier's names for them.
+        Only holders of records that load are created (a holder named only on rejected lines is not)."""
+        unknown = self.needed(session)
         codes = [
             normalize_code(
                 spec.uscc or f"{carrier.code[:12]}-{hashlib.sha256(repr(spec.key).encode()).hexdigest()[:12]}"
@@ -597,7 +601,8 @@ def check_batch(session: Session, batch: ImportBatch, *, actor: User | None, met
     meter.set_phase("checking")
     holders.resolve(session, carrier)
     _plan(session, batch, carrier, holdings, holders, problems, outcome, meter)
-    outcome.counts["holders_created"] = len(holders.unknown)
+    holders.new = holders.needed(session)
+    outcome.counts["holders_created"] = len(holders.new)
     problems.flush()
     outcome.counts["errors"] = problems.count
     checked.holders = holders
@@ -1046,7 +1051,7 @@ def _finish(batch: ImportBatch, status: BatchStatus, outcome: Outcome, holders: 
         "samples": outcome.samples,
         "removed_below": outcome.removed_below,
         "new_holders": [
-            {"name": s.name, "uscc": s.uscc, "external_id": s.external_id} for s in (holders.unknown if holders else [])
+            {"name": s.name, "uscc": s.uscc, "external_id": s.external_id} for s in (holders.new if holders else [])
         ][:50],
     }
     return batch

@@ -9,7 +9,7 @@ def init_app(app: Flask) -> None:
     from core.api import api
     from core.demo import register_demo_loader
     from ipam.api import blp, claims_blp
-    from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Usage
+    from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
     from ipam.demo import load_ipam_demo
     from ipam.views import bp
@@ -17,6 +17,10 @@ def init_app(app: Flask) -> None:
     @app.template_global()
     def usage_label(value: str | None) -> str:
         return str(USAGE_LABELS[Usage(value)]) if value else ""
+
+    @app.template_global()
+    def source_label(value: str) -> str:
+        return Source(value).label
 
     @app.template_global()
     def kind_label(value: str) -> str:

@@ -101,6 +101,13 @@ class Source(StrEnum):
     API = "api"
     IMPORT = "import"
 
+    @property
+    def label(self) -> str:
+        return str(SOURCE_LABELS[self])
+
+
+SOURCE_LABELS = {Source.MANUAL: _l("Entered by hand"), Source.API: _l("Through the API"), Source.IMPORT: _l("Imported")}
+
 
 class ClaimStatus(StrEnum):
     PENDING = "pending"

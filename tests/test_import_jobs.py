@@ -253,3 +253,14 @@ def test_checking_a_file_leaves_the_write_lock_to_others(real_sqlite_app: Flask,
         batch = session.get(ImportBatch, batch_id)
         assert (batch.status, batch.created) == ("loaded", 1999)
     assert writes == ["written"]
+
+
+def test_a_holder_named_only_on_rejected_lines_is_not_created(app: Flask, db: Session, carrier: Organization) -> None:
+    from importers.operations import run_batch
+
+    book = uploaded(app, "holders.csv", "地址段,使用单位名称\n2001:db8:1::/48,已知甲\n2001:db9::/48,只在错行的乙\n")
+    batch = queued(db, carrier, book)
+    run_batch(db, batch, actor=None, meter=Meter(batch.size))
+    assert (batch.created, batch.errors, batch.holders_created) == (1, 1, 1)
+    names = set(db.scalars(select(Organization.name).where(Organization.verified.is_(False))))
+    assert names == {"已知甲"}
