@@ -61,3 +61,10 @@ ROLE_ORG_KINDS = {
 class AuthSource(StrEnum):
     LOCAL = "local"
     LDAP = "ldap"
+
+    @property
+    def label(self) -> str:
+        return str(AUTH_SOURCE_LABELS[self])
+
+
+AUTH_SOURCE_LABELS = {AuthSource.LOCAL: _l("local account"), AuthSource.LDAP: _l("directory account")}

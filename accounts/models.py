@@ -98,6 +98,10 @@ class User(Base):
     def role_enum(self) -> Role:
         return Role(self.role)
 
+    @property
+    def auth_source_enum(self) -> AuthSource:
+        return AuthSource(self.auth_source)
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
