@@ -244,3 +244,72 @@ def bulk_add_leaves_(db: Session, parent: Prefix, leaves: list) -> int:
     from ipam.operations import bulk_add_leaves
 
     return bulk_add_leaves(db, parent, leaves, actor=None, kind="assignment", holder=None)
+
+
+# -- promises the mutation run found unguarded --------------------------------------------------------------------
+
+
+def test_get_prefix_finds_exactly_the_network_asked_for(db: Session, aggregate: Prefix) -> None:
+    (first,) = allocate(db, aggregate, 48)
+    v4 = add_prefix(db, "1.0.0.0/24", actor=None, kind="aggregate", holder=None)  # same start bytes as ::100:0
+    assert get_prefix(db, parse_net("2001:db8::/48")).id == first.id
+    assert get_prefix(db, parse_net("2001:db8::/32")).id == aggregate.id
+    assert get_prefix(db, parse_net("2001:db8::/40")) is None
+    assert get_prefix(db, parse_net("1.0.0.0/24")).id == v4.id
+    assert get_prefix(db, parse_net("::100:0/120")) is None
+
+
+def test_available_space_at_the_ends_of_the_length_range(db: Session, aggregate: Prefix) -> None:
+    assert find_available(db, aggregate, 32, 5) == [aggregate.net]
+    assert len(find_available(db, aggregate, 128, 3)) == 3
+    with pytest.raises(ValidationFailed):
+        find_available(db, aggregate, 31)
+    with pytest.raises(ValidationFailed):
+        find_available(db, aggregate, 129)
+
+
+def test_utilization_counts_in_64s_unless_asked(db: Session, aggregate: Prefix) -> None:
+    allocate(db, aggregate, 48, 2)
+    allocate(db, aggregate, 56, 1)
+    usage = prefix_utilization(db, aggregate)
+    assert usage.unit_length == 64 and usage.used_units == 2 * 65_536 + 256
+    assert prefix_utilization(db, aggregate, unit_length=48).used_units == pytest.approx(2 + 1 / 256)
+
+
+def test_a_reserved_block_is_kept_as_asked(db: Session, aggregate: Prefix, carrier) -> None:
+    reserved = reserve_prefix(db, "2001:db8:ff00::/40", actor=None, holder=carrier, description="future PoPs")
+    assert (reserved.kind, reserved.status, reserved.holder_id, reserved.description) == (
+        "reserved", "reserved", carrier.id, "future PoPs")  # fmt: skip
+    assert reserved.parent_id == aggregate.id
+
+
+def test_a_prefix_change_is_audited_with_before_and_after(db: Session, aggregate: Prefix, create_user) -> None:
+    actor = create_user(role="regulator-admin")
+    update_prefix(db, aggregate, actor=actor, usage="idc", description="核心")
+    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "prefix.update")).one()
+    assert event.actor_id == actor.id and event.object_id == "2001:db8::/32"
+    assert event.changes["usage"] == [None, "idc"] and event.changes["description"] == [None, "核心"]
+    assert aggregate.updated_by_id == actor.id
+
+
+def test_a_prefix_change_checks_its_fields_and_its_actor(db: Session, aggregate: Prefix, create_user) -> None:
+    with pytest.raises(ValidationFailed):
+        update_prefix(db, aggregate, actor=None, network="2001:db9::/32")
+    with pytest.raises(ValidationFailed):
+        update_prefix(db, aggregate, actor=None, status="lost")
+    with pytest.raises(ValidationFailed):
+        update_prefix(db, aggregate, actor=None, child_min_len=20)
+    with pytest.raises(PermissionDenied):
+        update_prefix(db, aggregate, actor=create_user(role="enterprise"), description="mine now")
+    assert aggregate.description is None
+
+
+def test_bulk_leaves_check_the_actor_and_the_kind(db: Session, aggregate: Prefix, create_user) -> None:
+    from ipam.operations import bulk_add_leaves
+
+    leaves = [parse_net("2001:db8:1::/48")]
+    with pytest.raises(PermissionDenied):
+        bulk_add_leaves(db, aggregate, leaves, actor=create_user(role="carrier"), kind="assignment", holder=None)
+    with pytest.raises(ValidationFailed):
+        bulk_add_leaves(db, aggregate, leaves, actor=None, kind="galaxy", holder=None)
+    assert bulk_add_leaves(db, aggregate, leaves, actor=None, kind="assignment", holder=None) == 1
