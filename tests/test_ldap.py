@@ -224,3 +224,55 @@ def test_a_user_in_both_groups_gets_the_admin_role(
         assert db.scalar(select(User.role).where(User.username == "alice")) == "regulator-admin"
     finally:
         directory.modify(ADMINS, {"member": [(MODIFY_DELETE, [alice])]})
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("http://dir.example", "ldap:// or ldaps://"), ("ldap://dir.example:99999/", "1 to 65535"),
+     ("ldap://:389/", "no host"), ("ldap://user:pw@dir.example/", "do not belong")],
+)  # fmt: skip
+def test_a_bad_ldap_url_says_what_is_wrong(url: str, reason: str) -> None:
+    from accounts.ldap import parse_ldap_url
+
+    with pytest.raises(ValueError, match=reason):
+        parse_ldap_url(url)
+
+
+def test_usernames_longer_than_the_limit_never_reach_the_directory(directory: Directory) -> None:
+    from accounts.ldap import MAX_USERNAME_LENGTH, DirectoryRefused, DirectoryUnavailable, lookup
+
+    settings = LdapSettings.from_config(directory.settings(LDAP_URL="ldap://127.0.0.1:1"))
+    with pytest.raises(DirectoryUnavailable):  # at the limit: the directory is asked (and is down)
+        authenticate(settings, "a" * MAX_USERNAME_LENGTH, "pw")
+    with pytest.raises(DirectoryRefused):
+        authenticate(settings, "a" * (MAX_USERNAME_LENGTH + 1), "pw")
+    assert lookup(settings, "a" * (MAX_USERNAME_LENGTH + 1)) is None
+
+
+def test_lookup_reads_the_account_and_its_groups_without_a_password(directory: Directory) -> None:
+    from accounts.ldap import lookup, role_for
+
+    settings = LdapSettings.from_config(directory.settings())
+    account = lookup(settings, "bob")
+    assert account is not None and account.username == "bob" and role_for(settings, account) == "regulator-admin"
+    assert lookup(settings, "nobody-here") is None and lookup(settings, "") is None
+
+
+def test_a_directory_user_still_in_the_group_stays_signed_in_at_the_recheck(
+    ldap_app, client: FlaskClient, db: Session
+) -> None:
+    from datetime import timedelta
+
+    from accounts.models import UserSession
+
+    assert sign_in(client, "alice", "alice-directory-pw").status_code == 302
+    row = db.scalars(select(UserSession)).one()
+    due = timedelta(minutes=16)
+    row.directory_verified_at, row.directory_checked_at = (
+        row.directory_verified_at - due,
+        row.directory_checked_at - due,
+    )
+    db.commit()
+    assert client.get("/").status_code == 200
+    db.expire_all()
+    assert db.scalars(select(UserSession)).one().directory_verified_at > row.created_at
