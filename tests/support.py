@@ -63,3 +63,12 @@ def csrf_token_in(html: str) -> str:
     if match is None:
         raise AssertionError("no CSRF token in the page")
     return match.group(1) or match.group(2)
+
+
+def registry_data() -> Path:
+    """The shared real registry files, beside the checkout (found from any copy of the tests, e.g. mutmut's)."""
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "data" / "registry"
+        if candidate.is_dir():
+            return candidate
+    raise ServiceMissing("the shared registry data (../shared/data/registry) is missing")

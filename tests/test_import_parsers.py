@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from importers.records import AllocationRecord, Problem, open_text
 from importers.rir import RirSummary, parse_rir
 from importers.rpsl import RpslSummary, parse_rpsl
 from ipam.space import format_net
+from tests.support import registry_data
 
-REGISTRY = Path(__file__).resolve().parents[2] / "shared" / "data" / "registry"
+REGISTRY = registry_data()
 
 
 def split(items):  # type: ignore[no-untyped-def]

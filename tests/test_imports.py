@@ -23,8 +23,9 @@ from ipam import freespace
 from ipam.models import Prefix
 from ipam.operations import add_prefix, get_prefix
 from ipam.space import format_net, free_blocks, parse_net
+from tests.support import registry_data
 
-REGISTRY = Path(__file__).resolve().parents[2] / "shared" / "data" / "registry"
+REGISTRY = registry_data()
 APNIC_BLOCKS = ("2001:200::/23", "2001:7fa::/32", "2001:c00::/22", "2001:4400::/23", "2001:8000::/18", "2400::/12")
 HEADER = "地址段,使用单位名称,统一社会信用代码,分配方式,IP地址使用方式,分配使用时间,所在地区代码,备注"
 USCC = "91120000103100784F"

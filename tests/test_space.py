@@ -25,8 +25,9 @@ from ipam.space import (
     sparse_key,
     utilization,
 )
+from tests.support import registry_data
 
-REGISTRY = Path(__file__).resolve().parents[2] / "shared" / "data" / "registry"
+REGISTRY = registry_data()
 
 
 def ipset(nets: list[Net]) -> netaddr.IPSet:
