@@ -365,3 +365,32 @@ def test_password_change_ends_older_tokens_and_admins_can_revoke_any(
 def test_extreme_inputs_are_not_server_errors(client: FlaskClient, login_as, url: str) -> None:
     login_as("regulator-admin")
     assert client.get(url).status_code in (200, 404)
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(tmp_path) -> None:
+    from accounts.models import LoginThrottle
+    from accounts.operations import create_organization, create_user
+    from app import create_app
+    from core import migrate
+    from core.extensions import db as database
+
+    url = f"sqlite:///{tmp_path / 'proxied.db'}"
+    migrate.upgrade(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "proxy-" + "k" * 40, "TRUSTED_PROXIES": 1,
+                      "IMPORT_DIR": str(tmp_path / "imports"), "LOG_LEVEL": "WARNING"})  # fmt: skip
+    try:
+        with app.app_context(), database.session_scope() as session:
+            org = create_organization(session, actor=None, kind="carrier", code="proxied", name="代理后")
+            create_user(
+                session, actor=None, username="behind", organization=org, role="carrier", password=TEST_PASSWORD
+            )
+        outsider, owner = app.test_client(), app.test_client()
+        outsider.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.66"
+        owner.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.7"
+        fail_sign_ins(outsider, "behind", app.config["LOGIN_MAX_FAILURES"] + 2)
+        assert post_form(owner, "/login", {"username": "behind", "password": TEST_PASSWORD}).status_code == 302
+        with app.app_context(), database.session_scope() as session:
+            clients = set(session.scalars(select(LoginThrottle.client)))
+        assert clients == {"address:198.51.100.66"}
+    finally:
+        database.engine.dispose()
