@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounts import ldap, policy, sessions, tokens
+from accounts import ldap, policy, queries, sessions, tokens
 from accounts.audit import record_event, snapshot
 from accounts.choices import ROLE_ORG_KINDS, AuthSource, OrgKind, Role
 from accounts.ldap import MAX_USERNAME_LENGTH, LdapSettings
@@ -343,7 +343,7 @@ def _sign_in_with_directory(
     role = ldap.role_for(directory, account)
     if role is None:
         attempt.failed(_l("Your directory account is not in a v6beian group; ask your administrator for access."))
-    organization = session.scalar(select(Organization).where(Organization.code == directory.organization))
+    organization = queries.organization_by_code(session, directory.organization)
     if organization is None:
         log.error("directory sign-in refused: LDAP_ORG names no organization (%s)", directory.organization)
         raise ldap.DirectoryMisconfigured(
@@ -363,21 +363,22 @@ def _sign_in_with_directory(
     else:
         if not user.active:
             attempt.failed()
-        before = snapshot(user)
-        # The directory is the truth for directory accounts: groups decide the role at every sign-in.
-        user.role, user.display_name, user.email, user.organization = (
-            role,
-            account.display_name,
-            account.email,
-            organization,
-        )
-        session.flush()
-        if snapshot(user) != before:
-            record_event(
-                session, actor=None, action="user.update", object_type="user", object_id=user.username,
-                organization_id=organization.id, before=before, after=snapshot(user), summary="from the directory",
-            )  # fmt: skip
+        user.organization = organization
+        _follow_directory(session, user, account, role)
     return user
+
+
+def _follow_directory(session: Session, user: User, account: ldap.DirectoryAccount, role: str) -> None:
+    """The directory is the truth for directory accounts: groups decide the role, at every sign-in and every
+    recheck; name and e-mail follow too. A change is audited."""
+    before = snapshot(user)
+    user.role, user.display_name, user.email = role, account.display_name, account.email
+    session.flush()
+    if snapshot(user) != before:
+        record_event(
+            session, actor=None, action="user.update", object_type="user", object_id=user.username,
+            organization_id=user.organization_id, before=before, after=snapshot(user), summary="from the directory",
+        )  # fmt: skip
 
 
 def record_logout(session: Session, user: User) -> None:
@@ -610,15 +611,8 @@ def _recheck_directory_user(
             return None
         return {"directory_checked_at": now}
     role = ldap.role_for(directory, account) if account is not None else None
-    if role is None:
+    if account is None or role is None:
         end_user_sessions(session, user, actor=None, reason="no longer in a v6beian directory group")
         return None
-    if role != user.role:
-        before = snapshot(user)
-        user.role = role
-        session.flush()
-        record_event(
-            session, actor=None, action="user.update", object_type="user", object_id=user.username,
-            organization_id=user.organization_id, before=before, after=snapshot(user), summary="from the directory",
-        )  # fmt: skip
+    _follow_directory(session, user, account, role)
     return {"directory_verified_at": now, "directory_checked_at": now}

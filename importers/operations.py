@@ -539,6 +539,16 @@ def start_batch(
     return batch
 
 
+def start_batch_again(session: Session, earlier: ImportBatch, *, actor: User | None, dry_run: bool) -> ImportBatch:
+    """A new batch of an earlier batch's kept file with its options: loading a check, or running again an import
+    whose worker died."""
+    return start_batch(
+        session, actor=actor, carrier=earlier.carrier, path=Path(earlier.stored_path or ""),
+        file_name=earlier.file_name, file_format=earlier.format, mode=earlier.mode, dry_run=dry_run,
+        allow_partial=earlier.allow_partial, sheet=earlier.sheet, scope=earlier.scope, family=earlier.family,
+    )  # fmt: skip
+
+
 @dataclass
 class Checked:
     """What checking a batch's file found. The plan itself waits in the connection's temporary tables, so the

@@ -25,7 +25,7 @@ from importers import queries
 from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
 from importers.models import BatchStatus, ImportBatch, Mode
-from importers.operations import UploadLimits, check_upload_quota, start_batch
+from importers.operations import UploadLimits, check_upload_quota, start_batch, start_batch_again
 from importers.records import UnreadableFile, render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
 from importers.tasks import WORKER_STOPPED, enqueue_after_commit, read_progress
@@ -170,11 +170,7 @@ def import_confirm(batch_id: int) -> Response:
     if loaded is not None:
         flash(_("This file has been loaded already."), "info")
         return redirect(url_for("imports.import_detail", batch_id=loaded))
-    batch = start_batch(
-        db.session, actor=current_user, carrier=preview.carrier, path=Path(preview.stored_path or ""),
-        file_name=preview.file_name, file_format=preview.format, mode=preview.mode, dry_run=False,
-        allow_partial=preview.allow_partial, sheet=preview.sheet, scope=preview.scope, family=preview.family,
-    )  # fmt: skip
+    batch = start_batch_again(db.session, preview, actor=current_user, dry_run=False)
     enqueue_after_commit(db.session, batch, current_user)
     return redirect(url_for("imports.import_detail", batch_id=batch.id))
 
@@ -188,11 +184,7 @@ def import_rerun(batch_id: int) -> Response:
     if not can_rerun(failed):
         flash(_("Only an import whose worker stopped, with its file still kept, can be run again."), "warning")
         return redirect(url_for("imports.import_detail", batch_id=failed.id))
-    batch = start_batch(
-        db.session, actor=current_user, carrier=failed.carrier, path=Path(failed.stored_path or ""),
-        file_name=failed.file_name, file_format=failed.format, mode=failed.mode, dry_run=failed.dry_run,
-        allow_partial=failed.allow_partial, sheet=failed.sheet, scope=failed.scope, family=failed.family,
-    )  # fmt: skip
+    batch = start_batch_again(db.session, failed, actor=current_user, dry_run=failed.dry_run)
     enqueue_after_commit(db.session, batch, current_user)
     return redirect(url_for("imports.import_detail", batch_id=batch.id))
 

@@ -220,10 +220,5 @@ class ClaimDecision(MethodView):
     @claims_blp.alt_response(409, schema="ApiError")
     def post(self, data: dict[str, Any], claim_id: int, action: str) -> PrefixClaim:
         """Confirm, reject or withdraw a claim (``action``), as the claims' transition table allows."""
-        claim = db.session.get(PrefixClaim, claim_id)
-        if claim is None or not policy.can(current_user, policy.Action.VIEW_CLAIMS, claim):
-            abort(404)
-        if action not in {a.value for a in claims.ClaimAction}:
-            abort(404)
-        return claims.decide_claim(db.session, claim, claims.ClaimAction(action), actor=current_user,
-                                   note=data["note"])  # fmt: skip
+        claim, step = queries.visible_claim(db.session, claim_id, action, current_user) or abort(404)
+        return claims.decide_claim(db.session, claim, step, actor=current_user, note=data["note"])

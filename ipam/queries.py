@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from accounts import policy
 from accounts.models import User
 from accounts.queries import organization_id_by_code
+from ipam.claims import ClaimAction
 from ipam.models import Prefix, PrefixClaim, from_key, to_key
 from ipam.space import Net, Utilization, parse_net, utilization
 
@@ -217,3 +218,15 @@ def visible_claims(user: User) -> Select[tuple[PrefixClaim]]:
     if policy.is_regulator(user):
         return stmt
     return stmt.where(PrefixClaim.claimant_id == user.organization_id)
+
+
+def visible_claim(session: Session, claim_id: int, action: str, user: User) -> tuple[PrefixClaim, ClaimAction] | None:
+    """The claim and the named step, or None when the claim does not exist, is another tenant's, or the step
+    is no step of the claims' table (all three answer 404)."""
+    claim = session.get(PrefixClaim, claim_id)
+    if claim is None or not policy.can(user, policy.Action.VIEW_CLAIMS, claim):
+        return None
+    try:
+        return claim, ClaimAction(action)
+    except ValueError:
+        return None

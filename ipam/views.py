@@ -20,7 +20,7 @@ from ipam import claims, operations, queries
 from ipam.choices import KIND_LABELS, USAGE_LABELS
 from ipam.errors import PrefixOverlap
 from ipam.forms import AllocateForm, ClaimDecisionForm, ClaimForm, PrefixEditForm, PrefixForm
-from ipam.models import Prefix, PrefixClaim
+from ipam.models import Prefix
 from ipam.space import Strategy, format_net
 
 bp = Blueprint("ipam", __name__, url_prefix="/prefixes")
@@ -259,7 +259,7 @@ def claim_list() -> str | Response:
             return redirect(url_for("ipam.claim_list"))
     page = paginate(db.session, queries.visible_claims(current_user), page_number())
     return render_template(
-        "ipam/claims.html", page=page, form=form, decision=ClaimDecisionForm(),
+        "ipam/claims.html", page=page, form=form,
         actions={c.id: claims.available_actions(c, current_user) for c in page.items},
     )  # fmt: skip
 
@@ -267,15 +267,11 @@ def claim_list() -> str | Response:
 @bp.post("/claims/<int(max=2147483647):claim_id>/<action>")
 @allow(policy.Action.VIEW_CLAIMS)
 def claim_decide(claim_id: int, action: str) -> Response:
-    claim = db.session.get(PrefixClaim, claim_id)
-    if claim is None or not policy.can(current_user, policy.Action.VIEW_CLAIMS, claim):
-        abort(404)
-    if action not in {a.value for a in claims.ClaimAction}:
-        abort(404)
+    claim, step = queries.visible_claim(db.session, claim_id, action, current_user) or abort(404)
     form = ClaimDecisionForm()
     try:
         with db.session.begin_nested():
-            claims.decide_claim(db.session, claim, claims.ClaimAction(action), actor=current_user,
+            claims.decide_claim(db.session, claim, step, actor=current_user,
                                 note=form.note.data if form.validate_on_submit() else None)  # fmt: skip
     except DomainError as exc:
         flash(str(exc.message), "error")
