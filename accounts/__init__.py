@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from core import policy
+
 
 def init_app(app: Flask) -> None:
     from typing import Any
 
     from flask import Request, Response, current_app, g, request, session
 
-    from accounts import operations, policy, queries, sessions
+    from accounts import operations, permissions, queries, sessions  # noqa: F401 (permissions: registers its rules)
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, token_cli, user_cli
     from accounts.demo import load_accounts_demo
@@ -61,7 +63,7 @@ def init_app(app: Flask) -> None:
         """Templates ask the policy, never compare roles: ``{% if can('manage_users') %}``."""
         from flask_login import current_user
 
-        return policy.can(current_user, policy.Action(action), obj)
+        return policy.can(current_user, action, obj)
 
     from accounts.audit import action_label
 

@@ -8,14 +8,16 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 
-from accounts import policy, queries
+from accounts import queries
 from accounts.models import Organization, User
+from accounts.permissions import Action
 from accounts.schemas import (
     CurrentUserSchema,
     OrganizationListArgsSchema,
     OrganizationPageSchema,
     OrganizationSchema,
 )
+from core import policy
 from core.api import API_PREFIX
 from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
@@ -36,14 +38,14 @@ class Me(MethodView):
 
 
 @blp.route("/organizations")
-@allow(policy.Action.LIST_ORGANIZATIONS)
+@allow(Action.LIST_ORGANIZATIONS)
 class Organizations(MethodView):
     @blp.arguments(OrganizationListArgsSchema, location="query")
     @blp.response(200, OrganizationPageSchema)
     @blp.alt_response(403, schema="ApiError")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Organizations (regulators only), filtered by text and kind."""
-        policy.require(current_user, policy.Action.LIST_ORGANIZATIONS)
+        policy.require(current_user, Action.LIST_ORGANIZATIONS)
         page = paginate(db.session, queries.organization_list(args["q"], args["kind"]), args["page"], args["per_page"])
         return {
             "items": [org for org, _count in page.items],
@@ -60,7 +62,7 @@ class OrganizationByCode(MethodView):
     def get(self, code: str) -> Organization:
         """One organization: regulators see any, others only their own."""
         org = queries.organization_by_code(db.session, code)
-        if org is None or not policy.can(current_user, policy.Action.VIEW_ORGANIZATION, org):
+        if org is None or not policy.can(current_user, Action.VIEW_ORGANIZATION, org):
             # Another tenant's organization is indistinguishable from a missing one.
             abort(404)
         return org

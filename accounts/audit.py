@@ -8,10 +8,12 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Integer, Select, String, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent, User
 from core.context import current_origin
+from core.db import utcnow
 
 log = logging.getLogger("v6beian.audit")
 
@@ -69,8 +71,8 @@ def record_event(
 ) -> AuditEvent:
     origin = current_origin()
     event = AuditEvent(
-        actor_id=actor.id if actor is not None else None,
-        actor_name=actor.username if actor is not None else SYSTEM_ACTOR,
+        actor_id=_actor_id(actor),
+        actor_name=_actor_name(actor),
         organization_id=organization_id,
         action=action,
         object_type=object_type,
@@ -93,3 +95,49 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+def record_events(session: Session, *, actor: Any, object_type: str, summary: str | None,
+                  events: Iterable[tuple[str, object, int | None, dict[str, Any]]]) -> int:  # fmt: skip
+    """Many audit rows at once (bulk work): ``(action, object_id, organization_id, changes)`` each."""
+    origin, now = current_origin(), utcnow()
+    rows = [
+        {"actor_id": _actor_id(actor), "actor_name": _actor_name(actor), "organization_id": organization_id,
+         "action": action, "object_type": object_type, "object_id": str(object_id), "changes": changes,
+         "remote_addr": origin.remote_addr, "request_id": origin.request_id, "channel": origin.channel,
+         "summary": summary, "occurred_at": now}
+        for action, object_id, organization_id, changes in events
+    ]  # fmt: skip
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+    return len(rows)
+
+
+def record_events_from(session: Session, *, actor: Any, object_type: str, summary: str | None,
+                       source: Select[Any]) -> None:  # fmt: skip
+    """Audit rows straight from a query of ``(organization_id, action, object_id, changes)`` (a JSON text), for
+    changes too many to hold in memory (an import's updates and releases)."""
+    origin = current_origin()
+    rows_of = source.subquery()
+    organization, action, object_id, changes = rows_of.c
+    if session.get_bind().dialect.name == "postgresql":
+        changes = func.cast(changes, AuditEvent.__table__.c.changes.type)
+    rows = select(
+        bindparam("actor_id", _actor_id(actor), type_=Integer), bindparam("actor_name", _actor_name(actor)),
+        organization, action, bindparam("object_type", object_type), object_id, changes,
+        bindparam("remote_addr", origin.remote_addr, type_=String),
+        bindparam("request_id", origin.request_id, type_=String), bindparam("channel", origin.channel),
+        bindparam("summary", summary, type_=String),
+        bindparam("occurred_at", utcnow(), type_=AuditEvent.__table__.c.occurred_at.type),
+    )  # fmt: skip
+    columns = ["actor_id", "actor_name", "organization_id", "action", "object_type", "object_id", "changes",
+               "remote_addr", "request_id", "channel", "summary", "occurred_at"]  # fmt: skip
+    session.execute(insert(AuditEvent.__table__).from_select(columns, rows))
+
+
+def _actor_id(actor: Any) -> int | None:
+    return actor.id if actor is not None else None
+
+
+def _actor_name(actor: Any) -> str:
+    return actor.username if actor is not None else SYSTEM_ACTOR

@@ -29,6 +29,7 @@ from core.cli import (
     unit_of_work,
 )
 from core.demo import DemoContext, run_demo_loaders
+from core.policy import OPERATOR
 
 token_cli = CommandGroup("token", help="API tokens for scripts: create, list, revoke.")
 org_cli = CommandGroup("org", help="Organizations: regulators, registries, carriers, allocators, enterprises.")
@@ -63,7 +64,7 @@ def org_add(kind: str, code: str, name: str, name_en: str | None, uscc: str | No
     """Register an organization."""
     with unit_of_work() as session:
         org = operations.create_organization(
-            session, actor=None, kind=kind, code=code, name=name, name_en=name_en, uscc=uscc, division_code=division
+            session, actor=OPERATOR, kind=kind, code=code, name=name, name_en=name_en, uscc=uscc, division_code=division
         )
         emit_one(organization_row(org), as_json=as_json)
 
@@ -92,14 +93,14 @@ def user_add(username: str, org_code: str, role: str, display_name: str | None, 
     password = (
         read_secret_from_stdin()
         if password_stdin
-        else click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     )
     with unit_of_work() as session:
         org = queries.organization_by_code(session, org_code)
         if org is None:
             raise fail(_("No organization has the code %(code)s.", code=org_code))
         user = operations.create_user(
-            session, actor=None, username=username, organization=org, role=role, display_name=display_name,
+            session, actor=OPERATOR, username=username, organization=org, role=role, display_name=display_name,
             email=email, password=password, auth_source=AuthSource.LOCAL.value,
         )  # fmt: skip
         emit_one(user_row(user), as_json=as_json)
@@ -170,7 +171,7 @@ def token_create(username: str, name: str, read_only: bool, days: int, as_json: 
     """Create an API token for USERNAME; the secret is printed once and only its hash is kept."""
     with unit_of_work() as session:
         token, secret = operations.create_token(
-            session, _user(session, username), name=name, days=days, read_only=read_only, actor=None
+            session, _user(session, username), name=name, days=days, read_only=read_only, actor=OPERATOR
         )
         expires = token.expires_at.isoformat()
     if as_json:
@@ -201,5 +202,5 @@ def token_revoke(prefix: str) -> None:
         found = list(session.scalars(select(ApiToken).where(ApiToken.prefix == prefix.strip()).limit(2)))
         if len(found) != 1:
             raise fail(_("No single token has the prefix %(prefix)s.", prefix=prefix))
-        operations.revoke_token(session, found[0], actor=None)
+        operations.revoke_token(session, found[0], actor=OPERATOR)
     click.echo(_("Token %(prefix)s revoked.", prefix=prefix))

@@ -10,6 +10,7 @@ from accounts.choices import OrgKind, Role
 from accounts.models import Organization, User
 from accounts.validators import uscc_check_character
 from core.demo import DemoContext
+from core.policy import OPERATOR
 
 
 def demo_uscc(division: str, serial: int) -> str:
@@ -53,12 +54,12 @@ def load_accounts_demo(session: Session, context: DemoContext) -> None:
     existing = {org.code: org for org in session.scalars(select(Organization))}
     for values in DEMO_ORGANIZATIONS:
         if values["code"] not in existing:
-            existing[str(values["code"])] = operations.create_organization(session, actor=None, **values)
+            existing[str(values["code"])] = operations.create_organization(session, actor=OPERATOR, **values)
     known_users = set(session.scalars(select(User.username)))
     for username, display_name, org_code, role in DEMO_USERS:
         if username not in known_users:
             operations.create_user(
-                session, actor=None, username=username, display_name=display_name,
+                session, actor=OPERATOR, username=username, display_name=display_name,
                 organization=existing[org_code], role=role.value, password=context.passwords[username],
             )  # fmt: skip
         context.logins.append((username, role.value, context.passwords.get(username, "")))

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
 from accounts.choices import ORG_KIND_LABELS, ROLE_LABELS
+from core.forms import Form
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(Form):
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in ORG_KIND_LABELS.items()])
     code = StringField(
         _l("Short code"),
@@ -41,7 +41,7 @@ class OrganizationForm(FlaskForm):
     contact_email = StringField(_l("Contact e-mail"), validators=[Optional(), Email(), Length(max=254)])
 
 
-class PageForm(FlaskForm):
+class PageForm(Form):
     """A form that shares its page with others: it knows whether it was the one submitted."""
 
     def submit_pressed(self) -> bool:
@@ -66,7 +66,7 @@ class TokenForm(PageForm):
     read_only = BooleanField(_l("Read only"))
 
 
-class UserCreateForm(FlaskForm):
+class UserCreateForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=200)])
     email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=254)])
@@ -77,12 +77,12 @@ class UserCreateForm(FlaskForm):
                              description=_l("At least 12 characters, not containing the username."))  # fmt: skip
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(Form):
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
                         description=_l("At least 12 characters, not containing the username."))  # fmt: skip
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter, changes nothing
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask_babel import lazy_gettext as _l
 from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls
 from ldap3.core.exceptions import LDAPException, LDAPSocketOpenError, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
@@ -21,6 +20,7 @@ from ldap3.utils.conv import escape_filter_chars
 from accounts.validators import normalize_code
 from core.config import ConfigurationError
 from core.errors import DomainError
+from core.messages import message as _l
 
 log = logging.getLogger(__name__)
 

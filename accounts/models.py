@@ -9,16 +9,12 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.choices import AuthSource, OrgKind, Role
-from core.db import Base, UTCDateTime, utcnow
-
-
-def _in(column: str, values: type) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+from core.db import Base, UTCDateTime, one_of, utcnow
 
 
 class Organization(Base):
     __tablename__ = "organization"
-    __table_args__ = (CheckConstraint(_in("kind", OrgKind), name="kind"),)
+    __table_args__ = (CheckConstraint(one_of("kind", OrgKind), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
@@ -54,8 +50,8 @@ class Organization(Base):
 class User(Base):
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint(_in("role", Role), name="role"),
-        CheckConstraint(_in("auth_source", AuthSource), name="auth_source"),
+        CheckConstraint(one_of("role", Role), name="role"),
+        CheckConstraint(one_of("auth_source", AuthSource), name="auth_source"),
         # Local accounts carry a password hash; directory accounts never do.
         CheckConstraint("(auth_source = 'local') OR (password_hash IS NULL)", name="ldap_without_password"),
     )

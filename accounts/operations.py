@@ -4,24 +4,28 @@ leaves the commit to its caller."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounts import ldap, policy, queries, sessions, tokens
-from accounts.audit import record_event, snapshot
+from accounts import ldap, queries, sessions, tokens
+from accounts.audit import record_event, record_events, snapshot
 from accounts.choices import ROLE_ORG_KINDS, AuthSource, OrgKind, Role
 from accounts.ldap import MAX_USERNAME_LENGTH, LdapSettings
 from accounts.models import ApiToken, LoginThrottle, Organization, User
 from accounts.passwords import hash_password, needs_rehash, password_policy_error, verify_password
+from accounts.permissions import DIRECTORY, Action
 from accounts.validators import division_error, normalize_code, normalize_uscc, org_code_error, uscc_error
-from core.db import utcnow
-from core.errors import DomainError, Message, PermissionDenied, ValidationFailed
+from core import policy
+from core.db import bulk_insert, chunks, utcnow
+from core.errors import DomainError, PermissionDenied, ValidationFailed
+from core.messages import Message
+from core.messages import message as _l
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,7 @@ def _validate_organization(session: Session, values: dict[str, Any], existing: O
 
 
 def create_organization(session: Session, *, actor: User | None, **values: Any) -> Organization:
-    policy.require(actor, policy.Action.MANAGE_ORGANIZATIONS)
+    policy.require(actor, Action.MANAGE_ORGANIZATIONS)
     cleaned = _clean_organization_fields(values)
     _validate_organization(session, cleaned, existing=None)
     org = Organization(**cleaned)
@@ -114,7 +118,7 @@ def create_organization(session: Session, *, actor: User | None, **values: Any) 
 
 
 def update_organization(session: Session, org: Organization, *, actor: User | None, **values: Any) -> Organization:
-    policy.require(actor, policy.Action.MANAGE_ORGANIZATIONS, org)
+    policy.require(actor, Action.MANAGE_ORGANIZATIONS, org)
     before = snapshot(org)
     merged = {**before, **_clean_organization_fields(values)}
     _validate_organization(session, merged, existing=org)
@@ -145,7 +149,7 @@ def create_user(
     password: str | None = None,
     auth_source: str = AuthSource.LOCAL.value,
 ) -> User:
-    policy.require(actor, policy.Action.MANAGE_USERS)
+    policy.require(actor, Action.MANAGE_USERS)
     username = username.strip()
     errors: dict[str, list[Message]] = {}
     if not username or len(username) > 64 or not username.isprintable() or " " in username:
@@ -320,7 +324,7 @@ class _Attempt:
 
 def clear_throttle(session: Session, account: str, client: str, *, actor: User | None) -> None:
     """An administrator lets a throttled client try again at once."""
-    policy.require(actor, policy.Action.MANAGE_USERS)
+    policy.require(actor, Action.MANAGE_USERS)
     row = session.get(LoginThrottle, (account, client))
     if row is None:
         return
@@ -409,7 +413,7 @@ def change_password(
 
 def reset_password(session: Session, user: User, *, new: str, actor: User | None) -> User:
     """A regulator administrator sets a new password for a local account."""
-    policy.require(actor, policy.Action.MANAGE_USERS)
+    policy.require(actor, Action.MANAGE_USERS)
     if user.auth_source != AuthSource.LOCAL.value:
         raise ValidationFailed.on("new", _l("Directory accounts change their password in the directory."))
     _set_password(session, user, new, actor, "user.password_reset")
@@ -435,7 +439,7 @@ def _set_password(
 
 def set_user_active(session: Session, user: User, *, active: bool, actor: User | None) -> None:
     """Deactivate (or reactivate) an account; a deactivated account cannot sign in or use its tokens."""
-    policy.require(actor, policy.Action.MANAGE_USERS)
+    policy.require(actor, Action.MANAGE_USERS)
     if actor is not None and actor.id == user.id and not active:
         raise ValidationFailed(_l("You cannot deactivate your own account."))
     before = snapshot(user)
@@ -464,8 +468,8 @@ def create_token(
     session: Session, user: User, *, name: str, days: int, read_only: bool, actor: User | None
 ) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns it with its secret, which is shown once and never stored. Users make
-    their own; the operator of the machine (``actor=None``, the CLI) makes them for scripts."""
-    if actor is not None and actor.id != user.id:
+    their own; the operator of the machine (``OPERATOR``, the CLI) makes them for scripts."""
+    if actor is None or (actor.id != user.id and not policy.can(actor, Action.ISSUE_TOKENS)):
         raise PermissionDenied(_l("You do not have permission to do that."))
     if not user.active:
         raise ValidationFailed.on("username", _l("%(name)s is deactivated and cannot have tokens.", name=user.username))
@@ -491,7 +495,7 @@ def create_token(
 
 
 def revoke_token(session: Session, token: ApiToken, *, actor: User | None) -> None:
-    if actor is not None and token.user_id != actor.id and not policy.can(actor, policy.Action.MANAGE_USERS):
+    if actor is None or (token.user_id != actor.id and not policy.can(actor, Action.MANAGE_USERS)):
         raise PermissionDenied(_l("You do not have permission to do that."))
     if token.revoked_at is not None:
         return
@@ -552,7 +556,7 @@ def end_session(session: Session, secret: str) -> None:
 def end_user_sessions(session: Session, user: User, *, actor: User | None, reason: str, keep: str | None = None) -> int:
     """End every session of ``user`` (but the one whose secret is ``keep``); returns how many ended."""
     if actor is not None and actor.id != user.id:
-        policy.require(actor, policy.Action.MANAGE_USERS)
+        policy.require(actor, Action.MANAGE_USERS)
     kept = sessions.secret_key(keep) if keep else None
     keys = [record.key for record in sessions.store().of_user(session, user.id) if record.key != kept]
     sessions.store().remove(session, keys)
@@ -612,7 +616,47 @@ def _recheck_directory_user(
         return {"directory_checked_at": now}
     role = ldap.role_for(directory, account) if account is not None else None
     if account is None or role is None:
-        end_user_sessions(session, user, actor=None, reason="no longer in a v6beian directory group")
+        end_user_sessions(session, user, actor=DIRECTORY, reason="no longer in a v6beian directory group")
         return None
     _follow_directory(session, user, account, role)
     return {"directory_verified_at": now, "directory_checked_at": now}
+
+
+@dataclass(frozen=True)
+class NamedHolder:
+    """An organization a carrier's records name that nobody knew: created unverified, as an enterprise."""
+
+    code: str
+    name: str
+    uscc: str | None = None
+    division_code: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+
+
+def create_named_holders(session: Session, holders: Sequence[NamedHolder], *, actor: Any,
+                         named_by: Organization) -> dict[str, int]:  # fmt: skip
+    """Create many unverified enterprises at once (a carrier's import names them); returns their ids by code.
+    A regulator verifies them later; until then they are what the carrier said."""
+    now = utcnow()
+    columns = ["kind", "code", "name", "uscc", "division_code", "contact_name", "contact_phone", "contact_email",
+               "verified", "created_at", "updated_at"]  # fmt: skip
+    bulk_insert(session, Organization.__table__, columns, [
+        (OrgKind.ENTERPRISE.value, h.code, (h.name or h.code)[:200], h.uscc, h.division_code, _cut(h.contact_name, 100),
+         _cut(h.contact_phone, 40), _cut(h.contact_email, 254), False, now, now)
+        for h in holders
+    ])  # fmt: skip
+    ids: dict[str, int] = {}
+    for chunk in chunks([h.code for h in holders], 500):
+        ids.update(session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all())
+    record_events(
+        session, actor=actor, object_type="organization", summary=f"named by {named_by.code} in an import",
+        events=[("organization.create", h.code, ids[h.code], {"name": [None, h.name], "verified": [None, False]})
+                for h in holders],
+    )  # fmt: skip
+    return ids
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None

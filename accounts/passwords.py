@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_babel import lazy_gettext as _l
 
-from core.errors import Message
+from core.messages import Message
+from core.messages import message as _l
 
 MIN_PASSWORD_LENGTH = 12
 

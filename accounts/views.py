@@ -12,7 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from accounts import operations, policy, queries, sessions
+from accounts import operations, queries, sessions
 from accounts.choices import ORG_KIND_LABELS, OrgKind
 from accounts.forms import (
     AuditFilterForm,
@@ -26,7 +26,9 @@ from accounts.forms import (
 from accounts.ldap import DirectoryUnavailable, LdapSettings
 from accounts.models import ApiToken, Organization, User
 from accounts.operations import AuthenticationFailed
+from accounts.permissions import Action
 from accounts.sessions import SessionRules
+from core import policy
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db, limiter
@@ -124,9 +126,9 @@ def logout() -> Response:
 
 
 @bp.get("/")
-@allow(policy.Action.VIEW_DASHBOARD)
+@allow(Action.VIEW_DASHBOARD)
 def dashboard() -> str:
-    if policy.is_regulator(current_user):
+    if policy.can(current_user, Action.OVERSEE_ALL):
         return render_template(
             "accounts/dashboard_regulator.html",
             figures=queries.dashboard_figures(db.session),
@@ -143,7 +145,7 @@ def dashboard() -> str:
 
 
 @bp.get("/organizations")
-@allow(policy.Action.LIST_ORGANIZATIONS)
+@allow(Action.LIST_ORGANIZATIONS)
 def organization_list() -> str:
     q = request.args.get("q", "").strip()[:100]
     kind = request.args.get("kind", "")
@@ -152,7 +154,7 @@ def organization_list() -> str:
     page_items = [queries.OrganizationRow(org, n) for org, n in page.items]
     return render_template(
         "accounts/organization_list.html", page=page, rows=page_items, q=q, kind=kind, kinds=ORG_KIND_LABELS,
-        can_manage=policy.can(current_user, policy.Action.MANAGE_ORGANIZATIONS),
+        can_manage=policy.can(current_user, Action.MANAGE_ORGANIZATIONS),
     )  # fmt: skip
 
 
@@ -167,19 +169,19 @@ def _load_organization(code: str) -> Organization:
 @allow(ANY_SIGNED_IN)
 def organization_detail(code: str) -> str:
     org = queries.organization_by_code(db.session, code)
-    if org is None or not policy.can(current_user, policy.Action.VIEW_ORGANIZATION, org):
+    if org is None or not policy.can(current_user, Action.VIEW_ORGANIZATION, org):
         abort(404)  # another tenant's organization is indistinguishable from a missing one
     return render_template(
         "accounts/organization_detail.html",
         org=org,
         members=queries.organization_users(db.session, org),
         events=queries.object_history(db.session, "organization", org.code, since=org.created_at),
-        can_manage=policy.can(current_user, policy.Action.MANAGE_ORGANIZATIONS, org),
+        can_manage=policy.can(current_user, Action.MANAGE_ORGANIZATIONS, org),
     )
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
-@allow(policy.Action.MANAGE_ORGANIZATIONS)
+@allow(Action.MANAGE_ORGANIZATIONS)
 def organization_create() -> str | Response:
     form = OrganizationForm()
     if form.validate_on_submit():
@@ -193,10 +195,10 @@ def organization_create() -> str | Response:
 
 
 @bp.route("/organizations/<code>/edit", methods=["GET", "POST"])
-@allow(policy.Action.MANAGE_ORGANIZATIONS)
+@allow(Action.MANAGE_ORGANIZATIONS)
 def organization_edit(code: str) -> str | Response:
     org = _load_organization(code)
-    policy.require(current_user, policy.Action.MANAGE_ORGANIZATIONS, org)
+    policy.require(current_user, Action.MANAGE_ORGANIZATIONS, org)
     form = OrganizationForm(obj=org)
     if form.validate_on_submit():
         updated = run_form_operation(
@@ -256,7 +258,7 @@ def account() -> str | Response:
 @allow(ANY_SIGNED_IN)
 def token_revoke(token_id: int) -> Response:
     token = db.session.get(ApiToken, token_id)
-    is_admin = policy.can(current_user, policy.Action.MANAGE_USERS)
+    is_admin = policy.can(current_user, Action.MANAGE_USERS)
     if token is None or (token.user_id != current_user.id and not is_admin):
         abort(404)
     operations.revoke_token(db.session, token, actor=current_user)
@@ -270,7 +272,7 @@ def token_revoke(token_id: int) -> Response:
 
 
 @bp.get("/users")
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def user_list() -> str:
     q = request.args.get("q", "").strip()[:64]
     page = paginate(db.session, queries.user_list(q or None), page_number())
@@ -278,14 +280,14 @@ def user_list() -> str:
 
 
 @bp.get("/users/throttles")
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def throttle_list() -> str:
     """Clients whose failed sign-ins are being slowed down, with a way to let one try again at once."""
     return render_template("accounts/throttles.html", throttles=queries.active_throttles(db.session, utcnow()))
 
 
 @bp.post("/users/throttles/clear")
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def throttle_clear() -> Response:
     account, client = request.form.get("account", "")[:64], request.form.get("client", "")[:80]
     operations.clear_throttle(db.session, account, client, actor=current_user)
@@ -294,7 +296,7 @@ def throttle_clear() -> Response:
 
 
 @bp.post("/users/<username>/sessions/end")
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def user_sessions_end(username: str) -> Response:
     user = _load_user(username)
     ended = operations.end_user_sessions(db.session, user, actor=current_user, reason="ended by an administrator")
@@ -303,7 +305,7 @@ def user_sessions_end(username: str) -> Response:
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def user_create() -> str | Response:
     form = UserCreateForm()
     if form.validate_on_submit():
@@ -329,7 +331,7 @@ def _create_user_from_form(form: UserCreateForm) -> User:
 
 
 @bp.route("/users/<username>", methods=["GET", "POST"])
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def user_detail(username: str) -> str | Response:
     user = _load_user(username)
     form = PasswordResetForm()
@@ -346,7 +348,7 @@ def user_detail(username: str) -> str | Response:
 
 
 @bp.post("/users/<username>/active")
-@allow(policy.Action.MANAGE_USERS)
+@allow(Action.MANAGE_USERS)
 def user_set_active(username: str) -> Response:
     user = _load_user(username)
     active = request.form.get("active") == "1"
@@ -378,7 +380,7 @@ def _audit_filter(form: AuditFilterForm) -> queries.AuditFilter:
 
 
 @bp.get("/audit")
-@allow(policy.Action.VIEW_AUDIT)
+@allow(Action.VIEW_AUDIT)
 def audit_list() -> str:
     form = AuditFilterForm(request.args)
     flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
@@ -387,7 +389,7 @@ def audit_list() -> str:
 
 
 @bp.get("/audit.csv")
-@allow(policy.Action.VIEW_AUDIT)
+@allow(Action.VIEW_AUDIT)
 def audit_csv() -> Response:
     form = AuditFilterForm(request.args)
     flt = _audit_filter(form) if form.validate() else queries.AuditFilter()

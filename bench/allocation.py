@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import create_app
 from core import migrate
 from core.extensions import db
+from core.policy import OPERATOR
 from ipam.models import Prefix
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes, bulk_add_leaves, find_available
 from ipam.space import Net, Strategy, format_net, parse_net
@@ -72,8 +73,8 @@ def build(parent_text: str, count: int, rng: random.Random) -> tuple[int, float]
     children = random_children(parent_net, count, 48, rng)
     start = time.perf_counter()
     with db.session_scope() as session:
-        parent = add_prefix(session, parent_net, actor=None, kind="aggregate", holder=None)
-        bulk_add_leaves(session, parent, children, actor=None, kind="assignment", holder=None)
+        parent = add_prefix(session, parent_net, actor=OPERATOR, kind="aggregate", holder=None)
+        bulk_add_leaves(session, parent, children, actor=OPERATOR, kind="assignment", holder=None)
         parent_id = parent.id
     vacuum(db.engine)
     return parent_id, time.perf_counter() - start
@@ -93,7 +94,7 @@ def allocate_once(parent_id: int, strategy: Strategy) -> Callable[[], object]:
     def run() -> None:
         with db.session_scope() as session:
             parent = session.get(Prefix, parent_id)
-            allocate_prefixes(session, parent, AllocationRequest(48, 1, strategy), holder=None, actor=None)
+            allocate_prefixes(session, parent, AllocationRequest(48, 1, strategy), holder=None, actor=OPERATOR)
 
     return run
 
@@ -115,8 +116,8 @@ def signed_in_client(app):  # type: ignore[no-untyped-def]
 
     password = secrets.token_urlsafe(16)
     with db.session_scope() as session:
-        org = accounts_ops.create_organization(session, actor=None, kind="regulator", code="bench-reg", name="基准")
-        accounts_ops.create_user(session, actor=None, username="bench", organization=org, role="regulator",
+        org = accounts_ops.create_organization(session, actor=OPERATOR, kind="regulator", code="bench-reg", name="基准")
+        accounts_ops.create_user(session, actor=OPERATOR, username="bench", organization=org, role="regulator",
                                  password=password)  # fmt: skip
     client = app.test_client()
     token = csrf_token_in(client.get("/login").get_data(as_text=True))

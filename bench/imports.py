@@ -44,6 +44,7 @@ from accounts.validators import USCC_ALPHABET, uscc_check_character
 from app import create_app
 from core import migrate
 from core.extensions import db
+from core.policy import OPERATOR
 from importers.models import ImportProblem
 from importers.operations import Meter, run_batch, start_batch
 from importers.records import render
@@ -165,7 +166,7 @@ def prepare(url: str) -> None:
         session.add(carrier)
         session.flush()
         for text in AGGREGATES:
-            add_prefix(session, text, actor=None, kind="aggregate", holder=carrier)
+            add_prefix(session, text, actor=OPERATOR, kind="aggregate", holder=carrier)
     assert db.engine is not None
     db.engine.dispose()
 
@@ -198,9 +199,9 @@ def import_file(path: Path) -> dict[str, Any]:
 
     with db.session_scope() as session:
         carrier = session.scalars(select(Organization).where(Organization.code == CARRIER_CODE)).one()
-        batch = start_batch(session, actor=None, carrier=carrier, path=path, file_name=path.name, file_format="csv",
+        batch = start_batch(session, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format="csv",
                             mode=MODE)  # fmt: skip
-        run_batch(session, batch, actor=None, meter=Meter(batch.size, report))
+        run_batch(session, batch, actor=OPERATOR, meter=Meter(batch.size, report))
         batch_id, status, counts = batch.id, batch.status, batch.counts
         message = render(batch.message, batch.message_params) if batch.message else None
         committing = time.perf_counter()

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from core.context import Origin, origin
@@ -52,7 +53,7 @@ class _OneLineErrors:
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else "unexpected failure (set LOG_LEVEL=DEBUG for details)"
+    return text[0][:300] if text else _("unexpected failure (set LOG_LEVEL=DEBUG for details)")
 
 
 class CommandGroup(_OneLineErrors, AppGroup):
@@ -91,7 +92,7 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, as_json: boo
         click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2, default=str))
         return
     if not rows:
-        click.echo("(none)")
+        click.echo(_("(none)"))
         return
     table = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
     widths = [max(_width(c), *(_width(r[i]) for r in table)) for i, c in enumerate(columns)]
@@ -120,5 +121,5 @@ def _pad(value: str, width: int) -> str:
 def read_secret_from_stdin() -> str:
     value = sys.stdin.readline().rstrip("\r\n")
     if not value:
-        raise fail("no password on standard input")
+        raise fail(_("no password on standard input"))
     return value

@@ -10,6 +10,7 @@ import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
@@ -54,6 +55,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def one_of(column: str, values: type[Enum], *, nullable: bool = False) -> str:
+    """A CHECK constraint's text: ``column`` holds one of an enum's values (or NULL)."""
+    listed = f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+    return f"{column} IS NULL OR {listed}" if nullable else listed
 
 
 def utcnow() -> datetime:

@@ -8,28 +8,33 @@ beside their fields; the CLI prints the message on one line.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from core.messages import Message, as_message
+from core.messages import message as _l
 
 log = logging.getLogger(__name__)
 
-Message = str | LazyString
-
 
 class DomainError(Exception):
-    """Base of every error an operation raises on purpose."""
+    """Base of every error an operation raises on purpose. Its message (and those of its fields) is a ``Message``,
+    rendered in the reader's language when shown; a lazy string or a bare template (marked ``N_``) given instead is
+    taken as one."""
 
     code = "domain_error"
     status = 400
 
-    def __init__(self, message: Message, *, fields: dict[str, list[Message]] | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.fields = fields or {}
+    def __init__(self, message: Message | str, *, fields: Mapping[str, Sequence[Message | str]] | None = None) -> None:
+        self.message = as_message(message)
+        self.fields = {name: [as_message(m) for m in msgs] for name, msgs in (fields or {}).items()}
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return str(self.message)
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": str(self.message)}
@@ -45,7 +50,7 @@ class ValidationFailed(DomainError):
     status = 422
 
     @classmethod
-    def on(cls, field: str, message: Message) -> ValidationFailed:
+    def on(cls, field: str, message: Message | str) -> ValidationFailed:
         return cls(message, fields={field: [message]})
 
 
@@ -114,7 +119,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def json_error(status: int, code: str, message: Message, fields: dict[str, Any] | None = None) -> Response:
+def json_error(status: int, code: str, message: Message | str, fields: dict[str, Any] | None = None) -> Response:
     body: dict[str, Any] = {"code": code, "message": str(message)}
     if fields:
         body["fields"] = _string_keys(fields)
@@ -132,7 +137,7 @@ def _string_keys(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
-def error_page(status: int, message: Message) -> tuple[str, int]:
+def error_page(status: int, message: Message | str) -> tuple[str, int]:
     """The localized error page; a bare page if even that cannot be rendered (e.g. the database is down)."""
     try:
         return render_template("errors/error.html", status=status, message=message), status

@@ -27,6 +27,7 @@ from core.context import Origin, set_origin
 from core.db import SAFE_METHODS
 from core.errors import DomainError, ValidationFailed
 from core.extensions import db
+from core.forms import roll_back_request
 from core.i18n import SESSION_KEY
 from core.security import public
 
@@ -231,6 +232,7 @@ def run_form_operation(form: FlaskForm, operation: Callable[..., T], /, *args: A
         result = operation(*args, **kwargs)
     except DomainError as exc:
         savepoint.rollback()
+        roll_back_request()
         fields = exc.fields if isinstance(exc, ValidationFailed) else {}
         placed = False
         for name, messages in fields.items():

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import abort
 from sqlalchemy import select
 
-from accounts import policy
+from core import policy
 from core.api import API_PREFIX
 from core.api import ApiBlueprint as Blueprint
 from core.errors import ValidationFailed
@@ -18,6 +18,7 @@ from core.security import allow
 from core.web import accepts_upload
 from importers import queries
 from importers.models import COUNTS, ImportBatch
+from importers.permissions import Action
 from importers.schemas import ImportBatchSchema, ImportBatchSummarySchema, ImportFileSchema, ImportFormSchema
 from importers.views import carrier_for, queue_import
 
@@ -48,13 +49,13 @@ class _Obj(dict):  # type: ignore[type-arg]
 
 @blp.route("")
 class Imports(MethodView):
-    @allow(policy.Action.VIEW_IMPORT)
+    @allow(Action.VIEW_IMPORT)
     @blp.response(200, ImportBatchSummarySchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """The 100 most recent imports the caller may see."""
         return [_with_problems(b) for b in db.session.scalars(queries.visible_batches(current_user).limit(100))]
 
-    @allow(policy.Action.IMPORT_RECORDS)
+    @allow(Action.IMPORT_RECORDS)
     @accepts_upload
     @blp.arguments(ImportFormSchema, location="form")
     @blp.arguments(ImportFileSchema, location="files")
@@ -73,12 +74,12 @@ class Imports(MethodView):
 
 
 @blp.route("/<int(max=2147483647):batch_id>")
-@allow(policy.Action.VIEW_IMPORT)
+@allow(Action.VIEW_IMPORT)
 class ImportById(MethodView):
     @blp.response(200, ImportBatchSchema)
     def get(self, batch_id: int) -> dict[str, Any]:
         """One import: status, counts and the first problems."""
         batch = db.session.scalar(select(ImportBatch).where(ImportBatch.id == batch_id))
-        if batch is None or not policy.can(current_user, policy.Action.VIEW_IMPORT, batch):
+        if batch is None or not policy.can(current_user, Action.VIEW_IMPORT, batch):
             abort(404)
         return _with_problems(batch)

@@ -8,15 +8,18 @@ from typing import Any
 
 import click
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts import queries as account_queries
 from core.cli import CommandGroup, emit, emit_one, fail, json_option, object_id
 from core.context import Origin, origin
 from core.extensions import db
+from core.messages import N_
+from core.policy import OPERATOR
 from importers import queries
 from importers.formats import detect_format
-from importers.models import COUNTS, BatchStatus, Format, ImportBatch, ImportProblem, Mode
+from importers.models import COUNTS, STATUS_LABELS, BatchStatus, Format, ImportBatch, ImportProblem, Mode
 from importers.operations import Meter, start_batch
 from importers.records import UnreadableFile, render
 from importers.tasks import execute, sweep
@@ -25,6 +28,11 @@ import_cli = CommandGroup("import", help="Carriers' allocation records: import, 
 
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
+# What the progress bar calls the phases of an import (``Meter.phase``).
+PHASES = {
+    "reading": N_("reading"), "checking": N_("checking"), "loading": N_("loading"), "indexing": N_("indexing"),
+    "done": N_("done"),
+}  # fmt: skip
 
 
 @import_cli.command("assignments")
@@ -48,7 +56,8 @@ def import_assignments(file: Path, carrier_code: str, file_format: str | None, m
         with db.session_scope() as session:
             carrier = account_queries.organization_by_code(session, carrier_code)
             if carrier is None:
-                click.echo(f"error: no organization has the code {carrier_code}", err=True)
+                unknown = _("No organization has the code %(code)s.", code=carrier_code)
+                click.echo(f"error: {unknown}", err=True)
                 sys.exit(EXIT_USAGE)
             try:
                 chosen = file_format or detect_format(file)
@@ -56,7 +65,7 @@ def import_assignments(file: Path, carrier_code: str, file_format: str | None, m
                 click.echo(f"error: {exc.text()}", err=True)
                 sys.exit(EXIT_USAGE)
             batch = start_batch(
-                session, actor=None, carrier=carrier, path=file.resolve(), file_name=file.name, file_format=chosen,
+                session, actor=OPERATOR, carrier=carrier, path=file.resolve(), file_name=file.name, file_format=chosen,
                 mode=mode, dry_run=dry_run, allow_partial=allow_partial, sheet=sheet, scope=list(scope) or None,
                 family=int(family) if family else None,
             )  # fmt: skip
@@ -78,12 +87,15 @@ def _run_with_progress(batch_id: int, size: int, *, show: bool) -> None:
     if not show:
         execute(batch_id, None)
         return
-    with click.progressbar(length=max(size, 1), label="reading", file=sys.stderr, show_eta=True,
+    with click.progressbar(length=max(size, 1), label=_(PHASES["reading"]), file=sys.stderr, show_eta=True,
                            show_percent=True, width=30) as bar:  # fmt: skip
         seen = {"bytes": 0}
 
         def report(meter: Meter) -> None:
-            bar.label = f"{meter.phase:<9} {meter.rows:>10,} rows {meter.rate:>9,.0f} rows/s"
+            phase = _(PHASES.get(meter.phase, meter.phase))
+            bar.label = _(
+                "%(phase)s %(rows)s rows %(rate)s rows/s", phase=phase, rows=f"{meter.rows:>10,}", rate=f"{meter.rate:>9,.0f}"
+            )
             step = int(meter.fraction * size) - seen["bytes"]
             if step > 0:
                 bar.update(step)
@@ -121,15 +133,20 @@ def problem_row(problem: ImportProblem) -> dict[str, Any]:
 
 
 def _print_summary(report: dict[str, Any]) -> None:
-    click.echo(f"import {report['id']}: {report['file']} ({report['format']}, {report['mode']}"
-               f"{', dry run' if report['dry_run'] else ''}) -> {report['status']}")  # fmt: skip
+    headline = (
+        N_("import %(id)s: %(file)s (%(format)s, %(mode)s, dry run) -> %(status)s")
+        if report["dry_run"]
+        else N_("import %(id)s: %(file)s (%(format)s, %(mode)s) -> %(status)s")
+    )
+    status = STATUS_LABELS[BatchStatus(report["status"])]
+    click.echo(_(headline, id=report["id"], file=report["file"], format=report["format"], mode=report["mode"], status=status))
     if report["message"]:
         click.echo(f"  {report['message']}")
     if report["same_content_as"]:
-        click.echo(f"  the same file was loaded before as import {report['same_content_as']}")
+        click.echo("  " + _("the same file was loaded before as import %(id)s", id=report["same_content_as"]))
     emit([{"count": name, "value": report["counts"][name]} for name in COUNTS], ["count", "value"], as_json=False)
     if report["problems"]:
-        click.echo("problems (first 20; `flask import show ID --problems` lists all):")
+        click.echo(_("problems (first 20; `flask import show ID --problems` lists all):"))
         emit(report["problems"], ["line", "column", "value", "message"], as_json=False)
 
 
@@ -144,7 +161,7 @@ def list_imports(carrier_code: str | None, limit: int, as_json: bool) -> None:
         if carrier_code:
             carrier = account_queries.organization_by_code(session, carrier_code)
             if carrier is None:
-                raise fail(f"no organization has the code {carrier_code}")
+                raise fail(_("No organization has the code %(code)s.", code=carrier_code))
             statement = statement.where(ImportBatch.carrier_id == carrier.id)
         rows = [
             {"id": b.id, "file": b.file_name, "carrier": b.carrier.code, "format": b.format, "mode": b.mode,
@@ -165,7 +182,7 @@ def show_import(batch_id: int, all_problems: bool, as_json: bool) -> None:
     with db.session_scope() as session:
         batch = session.get(ImportBatch, batch_id)
         if batch is None:
-            raise fail(f"no import has the id {batch_id}")
+            raise fail(_("No import has the id %(id)d.", id=batch_id))
         problems = queries.first_problems(session, batch, None if all_problems else 20)
         report = batch_report(batch, problems)
     if as_json:
@@ -186,8 +203,11 @@ def sweep_command(as_json: bool) -> None:
 
 
 def _report_sweep(counts: dict[str, int]) -> None:
-    click.echo(f"imports: {counts['failed']} failed (worker gone), {counts['requeued']} queued again, "
-               f"{counts['deleted']} expired uploads deleted", err=True)  # fmt: skip
+    summary = _(
+        "imports: %(failed)d failed (worker gone), %(requeued)d queued again, %(deleted)d expired uploads deleted",
+        failed=counts["failed"], requeued=counts["requeued"], deleted=counts["deleted"],
+    )
+    click.echo(summary, err=True)
 
 
 @import_cli.command("worker")
@@ -195,7 +215,8 @@ def _report_sweep(counts: dict[str, int]) -> None:
 def worker(workers: int) -> None:
     """Run the import job queue (uploads from the web and the API are loaded here)."""
     queue = current_app.extensions["import_queue"]
-    click.echo(f"import worker: {type(queue).__name__} queue, {workers} worker(s)", err=True)
+    started = _("import worker: %(queue)s queue, %(workers)d worker(s)", queue=type(queue).__name__, workers=workers)
+    click.echo(started, err=True)
     # Imports whose worker died before this one started are failed (or queued again) now, not in a minute.
     _report_sweep(sweep())
     queue.create_consumer(workers=workers, worker_type="thread").run()

@@ -12,7 +12,8 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from importers.records import N_, AllocationRecord, Problem, UnreadableFile, bounded_lines, open_binary
+from core.messages import N_
+from importers.records import AllocationRecord, Problem, UnreadableFile, bounded_lines, open_binary
 from importers.tabular import MAX_COLUMNS, Cell, records_from_rows
 
 SNIFF_BYTES = 64 * 1024

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from core.messages import N_
 from importers.models import Format
-from importers.records import N_, UnreadableFile, open_binary
+from importers.records import UnreadableFile, open_binary
 
 RIR_LINE = re.compile(rb"^(\d+(\.\d+)?\|[a-z]+\||[a-z]+\|[A-Z*]{0,2}\|(ipv4|ipv6|asn|\*)\|)", re.IGNORECASE)
 RPSL_LINE = re.compile(rb"^(inet6?num|[a-z-]+):\s", re.IGNORECASE)

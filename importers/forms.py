@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from core.forms import Form
 from importers.models import MODE_LABELS, Format, Mode
 
 FORMAT_LABELS = {
@@ -19,7 +19,7 @@ FORMAT_LABELS = {
 }
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))],
                      description=_l("CSV, Excel, RPSL or RIR statistics; gzip-compressed files are fine."))  # fmt: skip
     carrier = StringField(_l("Importing organization"), validators=[Optional(), Length(max=32)],

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Organization, User
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, one_of, utcnow
 
 
 class Format(StrEnum):
@@ -60,19 +60,19 @@ STATUS_LABELS = {
 }
 
 
-def _in(column: str, values: type) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
-
-COUNTS = ("rows", "created", "updated", "unchanged", "removed", "skipped", "errors", "holders_created", "other_family")
+COUNTS = (
+    "rows", "created", "updated", "unchanged", "removed", "skipped", "errors", "warnings", "holders_created",
+    "other_family",
+)  # fmt: skip
 
 
 class ImportBatch(Base):
     __tablename__ = "import_batch"
     __table_args__ = (
-        CheckConstraint(_in("format", Format), name="format"),
-        CheckConstraint(_in("mode", Mode), name="mode"),
-        CheckConstraint(_in("status", BatchStatus), name="status"),
+        CheckConstraint(one_of("format", Format), name="format"),
+        CheckConstraint(one_of("mode", Mode), name="mode"),
+        CheckConstraint(one_of("status", BatchStatus), name="status"),
         Index("ix_import_batch_carrier_id_sha256", "carrier_id", "sha256"),
     )
 
@@ -98,6 +98,7 @@ class ImportBatch(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[int] = mapped_column(Integer, default=0)  # loaded, but against a pool's policy (listed)
     holders_created: Mapped[int] = mapped_column(Integer, default=0)
     other_family: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[int] = mapped_column(Integer, default=0)  # rows read so far, while running
@@ -105,6 +106,8 @@ class ImportBatch(Base):
     message_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # samples of the changes, new holders
     same_content_as_id: Mapped[int | None] = mapped_column(Integer)
+    # The batch that continued this one (loading a confirmed check, running a stopped one again).
+    next_batch_id: Mapped[int | None] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(100))  # host:pid of the worker that ran it
     # Uploads are deleted when nothing needs them any more (the checksum and the report stay).
     file_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -143,6 +146,7 @@ class ImportProblem(Base):
     value: Mapped[str] = mapped_column(String(500))
     message: Mapped[str] = mapped_column(String(300))
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    severity: Mapped[str] = mapped_column(String(8), default="error")  # "warning": the row loads all the same
 
     def text(self) -> str:
         from importers.records import render

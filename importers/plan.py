@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from importers.records import N_, Problem
-from ipam.choices import PrefixKind, may_contain
+from ipam import rules
+from ipam.choices import PrefixKind
+from ipam.rules import NO_POLICY, PoolPolicy
 from ipam.space import Net, format_net
 
 MANAGING_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
@@ -48,6 +50,7 @@ class Holding:
     id: int
     net: Net
     kind: str
+    policy: PoolPolicy = NO_POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class Existing:
     holder_name: str | None  # for messages
     foreign_allocator: bool  # held by an allocating organization other than the carrier
     in_file: bool  # a row of the file has the same network
+    policy: PoolPolicy = NO_POLICY  # what it hands out to its children
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,15 @@ class Reject:
     problem: Problem
 
 
-Event = Create | Update | Unchanged | Move | Remove | Reject
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """The row loads (its Create or Update follows), but against the pool policy of the prefix it lies in."""
+
+    row: Row
+    problem: Problem
+
+
+Event = Create | Update | Unchanged | Move | Remove | Reject | Warn
 
 
 @dataclass(slots=True)
@@ -118,6 +130,11 @@ class _Node:
     holding: bool = False
     existing: Existing | None = None  # the registry's prefix, waiting for the row with its network
     in_book: bool = False
+    policy: PoolPolicy = NO_POLICY
+
+    @property
+    def placed(self) -> rules.Placed:
+        return rules.Placed(self.net, self.kind, self.policy)
 
 
 @dataclass
@@ -159,7 +176,7 @@ class Planner:
                 net = holding.net
                 while stack and not (stack[-1].net.family == net.family and stack[-1].net.contains(net)):
                     stack.pop()
-                stack.append(_Node(net, holding.kind, manages=True, id=holding.id, holding=True))
+                stack.append(_Node(net, holding.kind, manages=True, id=holding.id, holding=True, policy=holding.policy))
                 holding = next(pending_holdings, None)
                 holding_key = (*_key(holding.net), 0) if holding is not None else done
 
@@ -179,7 +196,8 @@ class Planner:
         # Whose records lie below does not change when this one goes: rows of the file below it still match.
         manages = in_book and item.attributes.kind in MANAGING_KINDS and not item.foreign_allocator
         stack.append(_Node(net=item.net, kind=item.attributes.kind, manages=manages, removed=removed, id=item.id,
-                           holder_name=item.holder_name, existing=item, in_book=in_book))  # fmt: skip
+                           holder_name=item.holder_name, existing=item, in_book=in_book,
+                           policy=item.policy))  # fmt: skip
 
     # -- the file's rows --------------------------------------------------------------------------------------
 
@@ -206,6 +224,11 @@ class Planner:
             yield problem
             return
         assert container is not None
+        policy_event = self._policy_event(container, row)
+        if policy_event is not None:
+            yield policy_event
+            if isinstance(policy_event, Reject):
+                return
         depth = container.new_depth + 1 if container.new_depth >= 0 else 0
         yield Create(row, container.net, depth)
         # Below an assignment, its holder plans subnets: the carrier's book stops there, as in the registry.
@@ -236,6 +259,13 @@ class Planner:
         node.removed = False
         changes = _changes(existing.attributes, row.attributes)
         new_parent = container.net if container.id != existing.parent_id else None
+        if new_parent is not None:
+            policy_event = self._policy_event(container, row)
+            if policy_event is not None:
+                yield policy_event
+                if isinstance(policy_event, Reject):
+                    yield from self._orphaned(stack, node, existing)
+                    return
         if changes or new_parent is not None:
             depth = container.new_depth if container.new_depth >= 0 else -1
             yield Update(row, existing, changes, new_parent, depth)
@@ -259,7 +289,7 @@ class Planner:
             return self._reject(row, N_("%(prefix)s lies inside %(other)s, held by %(holder)s"),
                                 prefix=format_net(row.net), other=format_net(container.net),
                                 holder=container.holder_name or "—")  # fmt: skip
-        if not may_contain(container.kind, row.attributes.kind):
+        if rules.nests_in(container.placed, row.attributes.kind) is not None:
             if container.line is not None:
                 return self._reject(row, N_("%(prefix)s overlaps line %(line)d (%(other)s)"),
                                     prefix=format_net(row.net), other_line=container.line,
@@ -277,11 +307,23 @@ class Planner:
                 continue  # below a prefix already looked at
             covered_until = existing.net.last
             stays = existing.in_file or not self.mode_snapshot
-            if stays and not may_contain(row.attributes.kind, existing.attributes.kind):
+            covered = rules.Placed(existing.net, existing.attributes.kind)
+            if stays and rules.may_cover(row.attributes.kind, covered) is not None:
                 return self._reject(row, N_("%(prefix)s would cover the registered %(other)s (a %(other_kind)s)"),
                                     prefix=format_net(row.net), other=format_net(existing.net),
                                     other_kind=existing.attributes.kind)  # fmt: skip
         return None
+
+    def _policy_event(self, container: _Node, row: Row) -> Warn | Reject | None:
+        """A row against its pool's policy: refused where the pool is strict, else loaded with a warning (a
+        carrier's historical book may predate today's policy; the preview lists every such row)."""
+        breach = rules.within_policy(container.placed, row.net.length)
+        if breach is None:
+            return None
+        if container.policy.strict:
+            return Reject(row, Problem(row.line, "prefix", format_net(row.net), breach.template, breach.params))
+        return Warn(row, Problem(row.line, "prefix", format_net(row.net), breach.template, breach.params,
+                                 severity="warning"))  # fmt: skip
 
     def _reject(self, row: Row, message: str, other_line: int | None = None, **params: object) -> Reject:
         if other_line is not None:

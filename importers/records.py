@@ -1,7 +1,7 @@
 """What every parser yields: plain records and located problems. Parsers know no database and no Flask.
 
 Problem messages are message templates (marked with ``N_`` for the translation catalog) plus parameters: they
-are stored that way and rendered in the reader's language when shown.
+are stored that way and rendered in the reader's language when shown, as a ``core.messages.Message``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
-import math
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from core.messages import N_, Message, as_message, format_message, storable
+from core.messages import render as render  # where the import pages and the CLI find it
 from ipam.space import HostBitsSet, Net, format_net, parse_net, range_to_blocks
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -26,90 +25,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 # the worker's memory): the bytes a gzip-compressed file may expand to, read in one pass, and the length of a line.
 MAX_UNZIPPED_BYTES = 1 << 30
 MAX_LINE_CHARS = 1 << 20
-# A conversion in a message template: %(name)d, %(name)s, %(name).2f …, or a literal %%.
-_SPEC = re.compile(r"%(?:\((?P<name>[^)]*)\)[-#0 +]*\d*(?:\.\d+)?[hlL]?(?P<kind>[a-zA-Z])|%)")
-_INTEGER_SPECS, _FLOAT_SPECS = frozenset("diouxXc"), frozenset("eEfFgG")
-
-
-def N_(message: str) -> str:
-    """Marks a message template for the catalog; it is translated when shown, not here."""
-    return message
-
-
-def render(message: str, params: Mapping[str, Any] | None = None) -> str:
-    """A stored message in the current language (untranslated outside an application context). It never raises,
-    whatever was stored: parameters of the wrong type are coerced, and as a last resort put in as text."""
-    from flask import has_app_context
-
-    template = message
-    if has_app_context():
-        from flask_babel import gettext
-
-        template = gettext(message)
-    return format_message(template, params)
-
-
-def format_message(template: str, params: Mapping[str, Any] | None) -> str:
-    """``template % params``, made safe for any stored pair (a ``%(n)d`` given ``"18"``, a missing name …)."""
-    if not isinstance(template, str):
-        return str(template)
-    if not params:
-        return template
-    if not isinstance(params, Mapping):
-        params = {}
-    try:
-        return template % params
-    except (TypeError, ValueError, KeyError):
-        pass
-    coerced = dict(params)
-    for match in _SPEC.finditer(template):
-        name, kind = match.group("name"), match.group("kind")
-        if name is not None and isinstance(coerced.get(name), str):
-            coerced[name] = _number(coerced[name], kind)
-    try:
-        return template % coerced
-    except (TypeError, ValueError, KeyError):
-        pass
-
-    def put(match: re.Match[str]) -> str:
-        name = match.group("name")
-        return "%" if name is None else str(params.get(name, ""))
-
-    return _SPEC.sub(put, template)
-
-
-def _number(text: str, kind: str) -> Any:
-    try:
-        if kind in _INTEGER_SPECS:
-            return int(float(text)) if "." in text or "e" in text.lower() else int(text)
-        if kind in _FLOAT_SPECS:
-            return float(text)
-    except (ValueError, OverflowError):
-        pass
-    return text
-
-
-def storable(value: Any) -> Any:
-    """A message parameter as it can be stored (JSON): numbers, text, booleans and None stay what they are,
-    anything else becomes its text."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return value
-
-
-def message_parts(message: Any) -> tuple[str, dict[str, Any]]:
-    """(template, params) of a lazy validator message (flask_babel LazyString) or a plain string; the params keep
-    their types (``%(n)d`` needs an int)."""
-    args, kwargs = getattr(message, "_args", None), getattr(message, "_kwargs", None)
-    if args:
-        return str(args[0]), {k: storable(v) for k, v in (kwargs or {}).items()}
-    return str(message), {}
 
 
 @dataclass(frozen=True)
@@ -142,16 +57,18 @@ class Problem:
     line: int
     column: str
     value: str
-    message: str  # a template, see ``render``
+    message: str  # a template, see ``core.messages``
     params: Mapping[str, Any] = field(default_factory=dict)
     sheet: str | None = None
+    severity: str = "error"  # "warning": said of a row that loads all the same (a pool policy it predates)
 
     def text(self) -> str:
-        return render(self.message, self.params)
+        return str(Message.from_stored(self.message, self.params))
 
     @classmethod
-    def of(cls, line: int, column: str, value: str, message: Any, sheet: str | None = None) -> Problem:
-        template, params = message_parts(message)
+    def of(cls, line: int, column: str, value: str, message: Message, sheet: str | None = None) -> Problem:
+        """The problem a validator's message (``accounts.validators``) states, stored as template and params."""
+        template, params = as_message(message).as_stored()
         return cls(line, column, value, template, params, sheet)
 
 
@@ -163,8 +80,12 @@ class UnreadableFile(ValueError):
         super().__init__(format_message(message, typed))
         self.template, self.params = message, typed
 
+    @property
+    def message(self) -> Message:
+        return Message(self.template, self.params)
+
     def text(self) -> str:
-        return render(self.template, self.params)
+        return str(self.message)
 
 
 def open_binary(path: Path) -> IO[bytes]:

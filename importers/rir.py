@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from importers.records import N_, AddressError, AllocationRecord, Problem, address_problem, blocks_of, bounded_lines
+from core.messages import N_
+from importers.records import AddressError, AllocationRecord, Problem, address_problem, blocks_of, bounded_lines
 from ipam.space import range_to_blocks
 
 STATUS_KINDS = {"allocated": "allocation", "assigned": "assignment", "reserved": "reserved"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from importers.records import N_, AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of, bounded_lines
+from core.messages import N_
+from importers.records import AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of, bounded_lines
 
 OBJECT_CLASSES = ("inet6num", "inetnum")
 MAX_OBJECT_CHARS = 1 << 20  # whois objects are a few KiB; a dump without blank lines is not one object

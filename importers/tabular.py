@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 
 from accounts.validators import division_error, normalize_uscc, uscc_error
-from importers.records import N_, AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of
+from core.messages import N_
+from importers.records import AllocationRecord, Problem, UnreadableFile, address_problem, blocks_of
 
 # Column -> every header spelling a carrier's system is known to use. The first spelling of each language is
 # the one the downloadable template uses.

@@ -34,16 +34,17 @@ from accounts.models import User
 from core.context import Origin, origin
 from core.db import utcnow
 from core.extensions import db
+from core.workflow import IllegalTransition
+from importers import staging
 from importers.models import BatchStatus, ImportBatch
-from importers.operations import Meter, check_batch, drop_temporary_tables, record_batch
+from importers.operations import Meter, check_batch, fail_batch, record_batch, start_running, stop_batch
+from importers.permissions import IMPORT_WORKER
 from importers.records import N_
+from importers.workflow import WORKER_STOPPED
 
 log = logging.getLogger("v6beian.imports")
 
 LEASE_NAMESPACE = 7207  # first key of the PostgreSQL advisory locks that hold running batches
-WORKER_STOPPED = N_(
-    "the import worker stopped while this import ran (it was restarted or killed); nothing was changed. Run it again."
-)
 
 
 def init_app(app: Flask) -> None:
@@ -181,10 +182,9 @@ def execute(batch_id: int, actor_id: int | None, meter: Meter | None = None) -> 
             _drop_leftovers(connection)
             with db.session_scope(connection=connection) as session:
                 batch = session.get(ImportBatch, batch_id)
-                if batch is not None:
-                    batch.status, batch.finished_at = BatchStatus.FAILED.value, utcnow()
-                    batch.message = N_("the import stopped unexpectedly (%(error)s); nothing was changed")
-                    batch.message_params = {"error": _describe(exc)}
+                if batch is not None and batch.status_enum is BatchStatus.RUNNING:
+                    fail_batch(session, batch, actor=IMPORT_WORKER, params={"error": _describe(exc)},
+                               message=N_("the import stopped unexpectedly (%(error)s); nothing was changed"))  # fmt: skip
         finally:
             progress_path(batch_id).unlink(missing_ok=True)
         with db.session_scope(connection=connection) as session:
@@ -192,25 +192,30 @@ def execute(batch_id: int, actor_id: int | None, meter: Meter | None = None) -> 
 
 
 def _claim(session: Session, batch_id: int) -> bool:
-    """queued → running, once: of two workers given the same batch, one runs it."""
-    claimed = session.execute(
-        update(ImportBatch)
-        .where(ImportBatch.id == batch_id, ImportBatch.status == BatchStatus.QUEUED.value)
-        .values(status=BatchStatus.RUNNING.value, started_at=utcnow(), worker=f"{socket.gethostname()}:{os.getpid()}")
-    )
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+    """queued → running, once: of two workers given the same batch, one runs it (the workflow's conditional
+    update lets only one move it)."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.status_enum is not BatchStatus.QUEUED:
+        return False
+    try:
+        start_running(session, batch, actor=IMPORT_WORKER, worker=f"{socket.gethostname()}:{os.getpid()}")
+    except IllegalTransition:
+        return False
+    return True
 
 
-def _load(session: Session, batch_id: int, actor_id: int | None) -> tuple[ImportBatch, User | None]:
+def _load(session: Session, batch_id: int, actor_id: int | None) -> tuple[ImportBatch, Any]:
+    """The batch, and who runs it: the person who started it, or the worker for the operator's imports."""
     batch = session.get(ImportBatch, batch_id)
     assert batch is not None
-    return batch, session.get(User, actor_id) if actor_id is not None else None
+    user = session.get(User, actor_id) if actor_id is not None else None
+    return batch, user if user is not None else IMPORT_WORKER
 
 
 def _drop_leftovers(connection: Connection) -> None:
     """The check's temporary tables outlive a failed load on this connection: drop them in a fresh transaction."""
     with contextlib.suppress(Exception), db.session_scope(connection=connection, write=False) as session:
-        drop_temporary_tables(session.connection())
+        staging.drop_tables(session.connection())
 
 
 def _describe(exc: Exception) -> str:
@@ -236,6 +241,8 @@ def upload_needed(batch: ImportBatch) -> bool:
     status = batch.status_enum
     if not status.finished:
         return True
+    if batch.next_batch_id is not None:
+        return False  # a later batch took the file over
     if status is BatchStatus.PREVIEWED and (batch.errors == 0 or batch.allow_partial):
         return True
     return status is BatchStatus.FAILED and batch.message == WORKER_STOPPED
@@ -273,19 +280,18 @@ def sweep() -> dict[str, int]:
             for batch in session.scalars(select(ImportBatch).where(ImportBatch.status == BatchStatus.RUNNING.value)):
                 if _lease_free(connection, batch.id):
                     log.warning("import batch %s lost its worker %s; marked failed", batch.id, batch.worker)
-                    batch.status, batch.finished_at = BatchStatus.FAILED.value, now
-                    batch.message, batch.message_params = WORKER_STOPPED, None
+                    stop_batch(session, batch, actor=IMPORT_WORKER)
                     progress_path(batch.id).unlink(missing_ok=True)
                     counts["failed"] += 1
         stale = now - timedelta(minutes=current_app.config["IMPORT_STALE_MINUTES"])
         pending = _queued_batch_ids()
-        with db.session_scope(connection=connection) as session:
-            lost = session.scalars(select(ImportBatch).where(
-                ImportBatch.status == BatchStatus.QUEUED.value, ImportBatch.created_at < stale))  # fmt: skip
-            for batch in lost:
-                if pending is not None and batch.id not in pending:
-                    current_app.extensions["import_task"](batch.id, batch.actor_id)
-                    counts["requeued"] += 1
+        with db.session_scope(connection=connection, write=False) as session:
+            lost = list(session.execute(select(ImportBatch.id, ImportBatch.actor_id).where(
+                ImportBatch.status == BatchStatus.QUEUED.value, ImportBatch.created_at < stale)))  # fmt: skip
+        for batch_id, actor_id in lost:
+            if pending is not None and batch_id not in pending:
+                current_app.extensions["import_task"](batch_id, actor_id)
+                counts["requeued"] += 1
         expired = now - timedelta(hours=current_app.config["IMPORT_PREVIEW_HOURS"])
         with db.session_scope(connection=connection) as session:
             waiting = session.scalars(select(ImportBatch.id).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +15,34 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
-from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization, User
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.security import allow
 from core.web import accepts_upload, csv_response, page_number, paginate, run_form_operation
+from core.workflow import IllegalTransition
 from importers import queries
 from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
-from importers.models import BatchStatus, ImportBatch, Mode
-from importers.operations import UploadLimits, check_upload_quota, start_batch, start_batch_again
+from importers.models import ImportBatch, Mode
+from importers.operations import UploadLimits, check_upload_quota, confirm_batch, run_batch_again, start_batch
+from importers.permissions import Action
 from importers.records import UnreadableFile, render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
-from importers.tasks import WORKER_STOPPED, enqueue_after_commit, read_progress
+from importers.tasks import enqueue_after_commit, read_progress
+from importers.workflow import offered
 from ipam.models import Prefix
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
-VIEW = policy.Action.VIEW_IMPORT.value
-IMPORT = policy.Action.IMPORT_RECORDS.value
+VIEW = Action.VIEW_IMPORT.value
+IMPORT = Action.IMPORT_RECORDS.value
 
 
 def load_batch(batch_id: int) -> ImportBatch:
     batch = db.session.get(ImportBatch, batch_id)
-    if batch is None or not policy.can(current_user, policy.Action.VIEW_IMPORT, batch):
+    if batch is None or not policy.can(current_user, Action.VIEW_IMPORT, batch):
         abort(404)
     return batch
 
@@ -98,7 +102,7 @@ def _size(upload: FileStorage) -> int:
 
 def carrier_for(code: str | None, field: str = "carrier") -> Organization:
     """Carriers import for their own organization; regulator administrators name one."""
-    if not policy.can(current_user, policy.Action.IMPORT_FOR_OTHERS):
+    if not policy.can(current_user, Action.IMPORT_FOR_OTHERS):
         return current_user.organization
     from core.errors import ValidationFailed
 
@@ -112,7 +116,7 @@ def carrier_for(code: str | None, field: str = "carrier") -> Organization:
 @allow(VIEW)
 @accepts_upload
 def import_list() -> str | Response:
-    form = UploadForm() if policy.can(current_user, policy.Action.IMPORT_RECORDS) else None
+    form = UploadForm() if policy.can(current_user, Action.IMPORT_RECORDS) else None
     if form is not None and form.validate_on_submit():
 
         def upload() -> ImportBatch:
@@ -134,17 +138,9 @@ def import_list() -> str | Response:
 def import_detail(batch_id: int) -> str:
     batch = load_batch(batch_id)
     problems = queries.first_problems(db.session, batch, 50)
-    confirmed = queries.loaded_from(db.session, batch)
-    can_confirm = (
-        batch.status == BatchStatus.PREVIEWED.value and confirmed is None
-        and (batch.errors == 0 or batch.allow_partial)
-        and policy.can(current_user, policy.Action.IMPORT_RECORDS, batch.carrier)
-    )  # fmt: skip
     message = render(batch.message, batch.message_params) if batch.message else None
-    can_run_again = can_rerun(batch) and policy.can(current_user, policy.Action.IMPORT_RECORDS, batch.carrier)
     return render_template("imports/import_detail.html", batch=batch, problems=problems, message=message,
-                           can_confirm=can_confirm, confirmed=confirmed, progress=read_progress(batch.id),
-                           can_rerun=can_run_again)  # fmt: skip
+                           actions=offered(batch, current_user), progress=read_progress(batch.id))  # fmt: skip
 
 
 @bp.get("/<int(max=2147483647):batch_id>/progress")
@@ -158,42 +154,26 @@ def import_progress(batch_id: int) -> Response:
 @bp.post("/<int(max=2147483647):batch_id>/confirm")
 @allow(IMPORT)
 def import_confirm(batch_id: int) -> Response:
-    preview = load_batch(batch_id)
-    policy.require(current_user, policy.Action.IMPORT_RECORDS, preview.carrier)
-    if preview.status != BatchStatus.PREVIEWED.value or (preview.errors and not preview.allow_partial):
-        flash(_("Only a validated file can be loaded."), "warning")
-        return redirect(url_for("imports.import_detail", batch_id=preview.id))
-    if preview.file_deleted_at is not None:
-        flash(_("The checked file waited too long and was deleted; please upload it again."), "warning")
-        return redirect(url_for("imports.import_detail", batch_id=preview.id))
-    loaded = queries.loaded_from(db.session, preview)
-    if loaded is not None:
-        flash(_("This file has been loaded already."), "info")
-        return redirect(url_for("imports.import_detail", batch_id=loaded))
-    batch = start_batch_again(db.session, preview, actor=current_user, dry_run=False)
-    enqueue_after_commit(db.session, batch, current_user)
-    return redirect(url_for("imports.import_detail", batch_id=batch.id))
+    """Load a checked file: a new batch of the same file."""
+    return _continue(batch_id, confirm_batch)
 
 
-@bp.post("/<int(max=2147483647):batch_id>/rerun")
+@bp.post("/<int(max=2147483647):batch_id>/run_again")
 @allow(IMPORT)
-def import_rerun(batch_id: int) -> Response:
-    """Run a batch again whose worker died (its file was kept for this)."""
-    failed = load_batch(batch_id)
-    policy.require(current_user, policy.Action.IMPORT_RECORDS, failed.carrier)
-    if not can_rerun(failed):
-        flash(_("Only an import whose worker stopped, with its file still kept, can be run again."), "warning")
-        return redirect(url_for("imports.import_detail", batch_id=failed.id))
-    batch = start_batch_again(db.session, failed, actor=current_user, dry_run=failed.dry_run)
+def import_run_again(batch_id: int) -> Response:
+    """Run again an import whose worker stopped: a new batch of the same file."""
+    return _continue(batch_id, run_batch_again)
+
+
+def _continue(batch_id: int, operation: Callable[..., ImportBatch]) -> Response:
+    earlier = load_batch(batch_id)
+    try:
+        batch = operation(db.session, earlier, actor=current_user)
+    except IllegalTransition as refused:
+        flash(str(refused.message), "warning")
+        return redirect(url_for("imports.import_detail", batch_id=earlier.next_batch_id or earlier.id))
     enqueue_after_commit(db.session, batch, current_user)
     return redirect(url_for("imports.import_detail", batch_id=batch.id))
-
-
-def can_rerun(batch: ImportBatch) -> bool:
-    return (
-        batch.status_enum is BatchStatus.FAILED and batch.message == WORKER_STOPPED and batch.file_deleted_at is None
-        and Path(batch.stored_path or "").is_file()
-    )  # fmt: skip
 
 
 @bp.get("/<int(max=2147483647):batch_id>/problems.csv")

@@ -24,7 +24,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from importers.records import GZIP_MAGIC, N_, AllocationRecord, Problem, UnreadableFile
+from core.messages import N_
+from importers.records import GZIP_MAGIC, AllocationRecord, Problem, UnreadableFile
 from importers.tabular import MAX_COLUMNS, Cell, records_from_rows
 
 MAX_UNZIPPED_BYTES = 1 << 30  # real bytes decompressed from the zip, all members together (headers lie)

@@ -8,9 +8,9 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 
-from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
+from core import policy
 from core.api import API_PREFIX
 from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
@@ -18,6 +18,7 @@ from core.security import ANY_SIGNED_IN, allow
 from ipam import claims, operations, queries
 from ipam.choices import Source
 from ipam.models import Prefix, PrefixClaim
+from ipam.permissions import Action
 from ipam.schemas import (
     AllocateSchema,
     AvailableArgsSchema,
@@ -49,7 +50,7 @@ def _documented_errors(view):  # type: ignore[no-untyped-def]
 def load_visible(prefix_id: int) -> Prefix:
     """The prefix, or 404 when it does not exist or belongs to another tenant."""
     prefix = db.session.get(Prefix, prefix_id)
-    if prefix is None or not policy.can(current_user, policy.Action.VIEW_PREFIX, prefix):
+    if prefix is None or not policy.can(current_user, Action.VIEW_PREFIX, prefix):
         abort(404)
     return prefix
 
@@ -83,7 +84,7 @@ class Prefixes(MethodView):
         )  # fmt: skip
         return {"items": items, "next_cursor": queries.encode_cursor(cursor)}
 
-    @allow(policy.Action.REGISTER_PREFIXES)
+    @allow(Action.REGISTER_PREFIXES)
     @blp.arguments(PrefixCreateSchema)
     @blp.response(201, PrefixSchema)
     @_documented_errors
@@ -105,7 +106,7 @@ class PrefixById(MethodView):
         """One prefix."""
         return load_visible(prefix_id)
 
-    @allow(policy.Action.REGISTER_PREFIXES)
+    @allow(Action.REGISTER_PREFIXES)
     @blp.arguments(PrefixUpdateSchema)
     @blp.response(200, PrefixSchema)
     @_documented_errors
@@ -116,7 +117,7 @@ class PrefixById(MethodView):
             data["holder"] = holder_by_code(data["holder"])
         return operations.update_prefix(db.session, prefix, actor=current_user, **data)
 
-    @allow(policy.Action.REGISTER_PREFIXES)
+    @allow(Action.REGISTER_PREFIXES)
     @blp.arguments(ReleaseArgsSchema, location="query")
     @blp.response(204)
     @_documented_errors
@@ -134,7 +135,7 @@ class Available(MethodView):
     def get(self, args: dict[str, Any], prefix_id: int) -> list[dict[str, str]]:
         """Free blocks, or with ``length`` the free /length candidates in first-fit order."""
         prefix = load_visible(prefix_id)
-        policy.require(current_user, policy.Action.VIEW_LAYOUT, prefix)
+        policy.require(current_user, Action.VIEW_LAYOUT, prefix)
         found = operations.find_available(db.session, prefix, args["length"], args["limit"])
         return [{"prefix": format_net(n)} for n in found]
 
@@ -142,14 +143,14 @@ class Available(MethodView):
 @blp.route("/<int(max=2147483647):prefix_id>/allocate")
 @allow(ANY_SIGNED_IN)
 class Allocate(MethodView):
-    @allow(policy.Action.REGISTER_PREFIXES)
+    @allow(Action.REGISTER_PREFIXES)
     @blp.arguments(AllocateSchema)
     @blp.response(201, PrefixSchema(many=True))
     @_documented_errors
     def post(self, data: dict[str, Any], prefix_id: int) -> list[Prefix]:
         """Allocate ``count`` prefixes of ``length`` (all or none); 409 when the space runs out."""
         parent = load_visible(prefix_id)
-        strategy = Strategy(data["strategy"] or parent.default_strategy or Strategy.FIRST_FIT.value)
+        strategy = Strategy(data["strategy"]) if data["strategy"] else parent.default_strategy_enum
         request = operations.AllocationRequest(
             data["length"], data["count"], strategy, data["kind"], data["usage"], data["description"]
         )
@@ -191,7 +192,7 @@ claims_blp = Blueprint(
 
 
 @claims_blp.route("")
-@allow(policy.Action.VIEW_CLAIMS)
+@allow(Action.VIEW_CLAIMS)
 class Claims(MethodView):
     @claims_blp.response(200, ClaimSchema(many=True))
     @claims_blp.alt_response(403, schema="ApiError")
@@ -199,7 +200,7 @@ class Claims(MethodView):
         """The 200 most recent claims the caller may see, waiting ones first."""
         return list(db.session.scalars(queries.visible_claims(current_user).limit(200)))
 
-    @allow(policy.Action.CLAIM_PREFIX)
+    @allow(Action.CLAIM_PREFIX)
     @claims_blp.arguments(ClaimCreateSchema)
     @claims_blp.response(201, ClaimSchema)
     @claims_blp.alt_response(403, schema="ApiError")
@@ -211,7 +212,7 @@ class Claims(MethodView):
 
 
 @claims_blp.route("/<int(max=2147483647):claim_id>/<action>")
-@allow(policy.Action.VIEW_CLAIMS)
+@allow(Action.VIEW_CLAIMS)
 class ClaimDecision(MethodView):
     @claims_blp.arguments(ClaimDecisionSchema)
     @claims_blp.response(200, ClaimSchema)

@@ -8,18 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import policy
 from accounts.audit import record_event, snapshot
 from accounts.models import User
+from core import policy
 from core.db import utcnow
 from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.messages import message as _l
 from ipam import operations
 from ipam.choices import ClaimStatus, PrefixKind
 from ipam.models import PrefixClaim
+from ipam.permissions import Action
 from ipam.space import format_net
 
 CLAIMABLE_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
@@ -39,9 +40,9 @@ class Transition:
 
 # (state, action) -> transition. Anything not here is refused.
 TRANSITIONS: dict[tuple[ClaimStatus, ClaimAction], Transition] = {
-    (ClaimStatus.PENDING, ClaimAction.CONFIRM): Transition(ClaimStatus.CONFIRMED, policy.Action.DECIDE_CLAIM),
-    (ClaimStatus.PENDING, ClaimAction.REJECT): Transition(ClaimStatus.REJECTED, policy.Action.DECIDE_CLAIM),
-    (ClaimStatus.PENDING, ClaimAction.WITHDRAW): Transition(ClaimStatus.WITHDRAWN, policy.Action.CLAIM_PREFIX),
+    (ClaimStatus.PENDING, ClaimAction.CONFIRM): Transition(ClaimStatus.CONFIRMED, Action.DECIDE_CLAIM),
+    (ClaimStatus.PENDING, ClaimAction.REJECT): Transition(ClaimStatus.REJECTED, Action.DECIDE_CLAIM),
+    (ClaimStatus.PENDING, ClaimAction.WITHDRAW): Transition(ClaimStatus.WITHDRAWN, Action.CLAIM_PREFIX),
 }
 
 
@@ -61,7 +62,7 @@ def claim_prefix(session: Session, prefix: str, *, kind: str, reason: str, actor
     """File the actor's organization's claim to a top-level block. Nothing about others' space is checked or
     told here: overlaps are for the administrator who decides."""
     claimant = actor.organization
-    policy.require(actor, policy.Action.CLAIM_PREFIX, claimant)
+    policy.require(actor, Action.CLAIM_PREFIX, claimant)
     net = operations.parse_prefix(prefix)
     operations.check_holdable(net)
     errors: dict[str, list[object]] = {}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from accounts import queries as account_queries
 from accounts.models import Organization
 from core.cli import CommandGroup, emit, emit_one, fail, json_option, unit_of_work
+from core.policy import OPERATOR
 from ipam import operations, queries
 from ipam.choices import PrefixKind, Usage
 from ipam.models import Prefix
@@ -59,7 +60,7 @@ def add(prefix: str, kind: str, holder_code: str, usage: str | None, description
     """Register PREFIX where it belongs in the tree."""
     with unit_of_work() as session:
         created = operations.add_prefix(
-            session, prefix, actor=None, kind=kind, holder=_holder(session, holder_code), usage=usage,
+            session, prefix, actor=OPERATOR, kind=kind, holder=_holder(session, holder_code), usage=usage,
             description=description,
         )  # fmt: skip
         emit_one(prefix_row(created), as_json=as_json)
@@ -82,10 +83,10 @@ def allocate(parent: str, length: int, count: int, strategy: str | None, holder_
     """Allocate COUNT prefixes of /LENGTH from PARENT (all or none)."""
     with unit_of_work() as session:
         source = _existing(session, parent)
-        chosen = Strategy(strategy or source.default_strategy or Strategy.FIRST_FIT.value)
+        chosen = Strategy(strategy) if strategy else source.default_strategy_enum
         request = operations.AllocationRequest(length, count, chosen, kind, usage, description)
         created = operations.allocate_prefixes(
-            session, source, request, holder=_holder(session, holder_code), actor=None
+            session, source, request, holder=_holder(session, holder_code), actor=OPERATOR
         )
         emit([prefix_row(p) for p in created], ["prefix", "kind", "holder", "usage"], as_json=as_json)
 
@@ -140,5 +141,5 @@ def list_(within: str | None, holder_code: str | None, limit: int, as_json: bool
 def release(prefix: str, recursive: bool, as_json: bool) -> None:
     """Return PREFIX's space to its parent."""
     with unit_of_work() as session:
-        released = operations.release_prefix(session, _existing(session, prefix), actor=None, recursive=recursive)
+        released = operations.release_prefix(session, _existing(session, prefix), actor=OPERATOR, recursive=recursive)
         emit_one({"prefix": prefix, "released": released}, as_json=as_json)

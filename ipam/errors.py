@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.errors import Conflict, ValidationFailed
+from core.messages import message as _l
 
 
 class PrefixOverlap(Conflict):
@@ -26,6 +27,9 @@ class SpaceTaken(Conflict):
     """Another transaction took the space at the same moment; retrying is safe."""
 
     code = "space_taken"
+
+    def __init__(self) -> None:
+        super().__init__(_l("That space was taken at the same moment by another change; please retry."))
 
 
 class NestingViolation(ValidationFailed):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from core.forms import Form
 from ipam.choices import KIND_LABELS, STATUS_LABELS, USAGE_LABELS, PrefixKind
 from ipam.operations import MAX_ALLOCATION_COUNT
 from ipam.space import Strategy
@@ -23,7 +23,7 @@ def _usage_choices() -> list[SelectChoice]:
     return [SelectChoice("", _l("(not set)")), *(SelectChoice(u.value, label) for u, label in USAGE_LABELS.items())]
 
 
-class PrefixForm(FlaskForm):
+class PrefixForm(Form):
     prefix = StringField(_l("Prefix"), validators=[DataRequired(), Length(max=43)],
                          description=_l("CIDR notation, e.g. 2001:db8:100::/40."))  # fmt: skip
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
@@ -33,7 +33,7 @@ class PrefixForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 
-class PrefixEditForm(FlaskForm):
+class PrefixEditForm(Form):
     status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
     holder = StringField(_l("Holder"), validators=[Optional(), Length(max=32)])
     usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
@@ -50,9 +50,13 @@ class PrefixEditForm(FlaskForm):
         validators=[Optional()],
     )
     nibble_aligned = BooleanField(_l("Nibble-aligned children only"))
+    pool_strict = BooleanField(
+        _l("Imports must keep this policy too"),
+        description=_l("Otherwise an imported record against the policy is loaded and listed as a warning."),
+    )
 
 
-class AllocateForm(FlaskForm):
+class AllocateForm(Form):
     length = IntegerField(_l("Length"), validators=[DataRequired(), NumberRange(0, 128)],
                           description=_l("Prefix length of each new prefix, e.g. 48 for a site."))  # fmt: skip
     count = IntegerField(_l("How many"), default=1, validators=[DataRequired(), NumberRange(1, MAX_ALLOCATION_COUNT)])
@@ -68,7 +72,7 @@ class AllocateForm(FlaskForm):
     confirm = SubmitField(_l("Allocate"))
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(Form):
     prefix = StringField(_l("Block"), validators=[DataRequired(), Length(max=43)],
                          description=_l("The block your organization holds from a registry, e.g. 2001:db8::/32."))  # fmt: skip
     kind = SelectField(_l("Kind"), choices=[SelectChoice(PrefixKind.AGGREGATE.value, KIND_LABELS[PrefixKind.AGGREGATE]),
@@ -77,5 +81,5 @@ class ClaimForm(FlaskForm):
                            description=_l("Who allocated it to you, when, and their reference."))  # fmt: skip
 
 
-class ClaimDecisionForm(FlaskForm):
+class ClaimDecisionForm(Form):
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])

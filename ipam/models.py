@@ -28,8 +28,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from accounts.models import Organization, User
-from core.db import Base, UTCDateTime, utcnow
+from core.db import Base, UTCDateTime, one_of, utcnow
 from ipam.choices import ClaimStatus, PrefixKind, PrefixStatus, Source, Usage
+from ipam.rules import PoolPolicy
 from ipam.space import Net, Strategy, format_net
 
 ADDRESS_BYTES = 16
@@ -58,20 +59,17 @@ class CidrType(TypeDecorator[str]):
         return None if value is None else str(value)
 
 
-def _in(column: str, values: type) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
 
 class Prefix(Base):
     __tablename__ = "prefix"
     __table_args__ = (
         UniqueConstraint("family", "start", "prefix_len", name="uq_prefix_network"),
         CheckConstraint("family IN (4, 6)", name="family"),
-        CheckConstraint(_in("kind", PrefixKind), name="kind"),
-        CheckConstraint(_in("status", PrefixStatus), name="status"),
-        CheckConstraint(f"usage IS NULL OR {_in('usage', Usage)}", name="usage"),
-        CheckConstraint(_in("source", Source), name="source"),
-        CheckConstraint(f"default_strategy IS NULL OR {_in('default_strategy', Strategy)}", name="default_strategy"),
+        CheckConstraint(one_of("kind", PrefixKind), name="kind"),
+        CheckConstraint(one_of("status", PrefixStatus), name="status"),
+        CheckConstraint(one_of('usage', Usage, nullable=True), name="usage"),
+        CheckConstraint(one_of("source", Source), name="source"),
+        CheckConstraint(one_of('default_strategy', Strategy, nullable=True), name="default_strategy"),
         Index("ix_prefix_parent_id_start", "parent_id", "start"),
         Index("ix_prefix_parent_id_prefix_len", "parent_id", "prefix_len"),
     )
@@ -97,6 +95,8 @@ class Prefix(Base):
     child_default_len: Mapped[int | None] = mapped_column(SmallInteger)
     default_strategy: Mapped[str | None] = mapped_column(String(16))
     nibble_aligned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Imports keep the policy too (a breach is an error); otherwise a historical book's breach only warns.
+    pool_strict: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -108,7 +108,7 @@ class Prefix(Base):
 
     AUDITED = (
         "network", "kind", "status", "holder_id", "parent_id", "usage", "description", "source", "assigned_on",
-        "child_min_len", "child_max_len", "child_default_len", "default_strategy", "nibble_aligned",
+        "child_min_len", "child_max_len", "child_default_len", "default_strategy", "nibble_aligned", "pool_strict",
     )  # fmt: skip
 
     @property
@@ -118,6 +118,15 @@ class Prefix(Base):
     @property
     def net(self) -> Net:
         return Net(from_key(self.start), self.prefix_len, self.width)
+
+    @property
+    def pool_policy(self) -> PoolPolicy:
+        return PoolPolicy(self.child_min_len, self.child_max_len, bool(self.nibble_aligned), bool(self.pool_strict))
+
+    @property
+    def default_strategy_enum(self) -> Strategy:
+        """How children are allocated when the request does not say: the pool's choice, else first fit."""
+        return Strategy(self.default_strategy or Strategy.FIRST_FIT.value)
 
     @property
     def kind_enum(self) -> PrefixKind:
@@ -166,7 +175,7 @@ class PrefixClaim(Base):
 
     __tablename__ = "prefix_claim"
     __table_args__ = (
-        CheckConstraint(_in("status", ClaimStatus), name="status"),
+        CheckConstraint(one_of("status", ClaimStatus), name="status"),
         Index("ix_prefix_claim_status_created_at", "status", "created_at"),
     )
 

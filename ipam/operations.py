@@ -18,24 +18,24 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from accounts import policy
 from accounts.audit import record_event, snapshot
 from accounts.models import Organization, User
+from core import policy
 from core.db import utcnow
 from core.errors import Message, PermissionDenied, ValidationFailed
-from ipam import freespace
-from ipam.choices import PrefixKind, PrefixStatus, Source, Usage, may_contain
+from ipam import freespace, rules
+from ipam.choices import PrefixKind, PrefixStatus, Source, Usage
 from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted, SpaceTaken
 from ipam.models import Prefix, to_key
-from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, is_nibble_aligned, parse_net, utilization
+from ipam.permissions import Action
+from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, parse_net, utilization
 from ipam.space import sparse_key as sparse_key_of
-from ipam.special import special_purpose_reason
 
 MAX_ALLOCATION_COUNT = 4096
 BULK_ANALYZE_THRESHOLD = 10_000
 EDITABLE_FIELDS = (
     "status", "usage", "description", "holder", "child_min_len", "child_max_len", "child_default_len",
-    "default_strategy", "nibble_aligned",
+    "default_strategy", "nibble_aligned", "pool_strict",
 )  # fmt: skip
 
 
@@ -126,42 +126,23 @@ def _locked_parent(session: Session, net: Net) -> tuple[Prefix | None, Prefix | 
 # --- rules -----------------------------------------------------------------------------------------------
 
 
-def _check_nesting(parent: Prefix | None, net: Net, kind: str, adopted: Sequence[Prefix]) -> None:
-    if parent is not None and not may_contain(parent.kind, kind):
-        raise NestingViolation.on(
-            "kind",
-            _l(
-                "A %(kind)s cannot lie inside the %(parent_kind)s %(parent)s.",
-                kind=PrefixKind(kind).label, parent_kind=parent.kind_enum.label, parent=parent.network,
-            ),
-        )  # fmt: skip
-    for child in adopted:
-        if not may_contain(kind, child.kind):
-            raise NestingViolation.on(
-                "kind",
-                _l(
-                    "A %(kind)s cannot contain the %(child_kind)s %(child)s.",
-                    kind=PrefixKind(kind).label, child_kind=child.kind_enum.label, child=child.network,
-                ),
-            )  # fmt: skip
-
-
-def _check_pool_policy(parent: Prefix | None, length: int, field: str = "prefix") -> None:
-    if parent is None:
+def _enforce(*breaches: rules.Breach | None) -> None:
+    """Refuse with the typed error of the first rule broken (the rules themselves live in ``ipam.rules``)."""
+    breach = next((b for b in breaches if b is not None), None)
+    if breach is None:
         return
-    low, high = parent.child_min_len, parent.child_max_len
-    if (low is not None and length < low) or (high is not None and length > high):
-        raise PolicyViolation.on(
-            field,
-            _l(
-                "%(parent)s hands out prefixes of /%(low)s to /%(high)s only.",
-                parent=parent.network, low=low if low is not None else parent.prefix_len, high=high if high is not None else parent.width,
-            ),
-        )  # fmt: skip
-    if parent.nibble_aligned and not is_nibble_aligned(length):
-        raise PolicyViolation.on(
-            field, _l("%(parent)s hands out nibble-aligned prefixes only (/4 multiples).", parent=parent.network)
-        )
+    params = {name: _labelled(name, value) for name, value in breach.params.items()}
+    message = _l(breach.template, **params)
+    if breach.rule is rules.Rule.NESTING:
+        raise NestingViolation.on(breach.field, message)
+    if breach.of_pool_policy:
+        raise PolicyViolation.on(breach.field, message)
+    raise ValidationFailed.on(breach.field, message)
+
+
+def _labelled(name: str, value: object) -> object:
+    """Kinds are named in the reader's language."""
+    return PrefixKind(value).label if name.endswith("kind") and isinstance(value, str) else value
 
 
 def _check_choices(kind: str, status: str, usage: str | None) -> None:
@@ -195,21 +176,13 @@ def _check_policy_fields(values: dict[str, Any], width: int, length: int) -> Non
         raise ValidationFailed(_l("The pool policy is not consistent."), fields=errors)
 
 
-def _checked(session: Session, statement: str) -> None:
-    try:
-        with session.begin_nested():
-            session.execute(text(statement))
-    except IntegrityError:
-        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
-
-
 def _flush_guarded(session: Session) -> None:
     """The exclusion constraint is the last line of defence against a concurrent writer."""
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
+        raise SpaceTaken() from None
 
 
 # --- operations ------------------------------------------------------------------------------------------
@@ -231,12 +204,19 @@ def configure(rules: RegistryRules) -> None:
 
 
 def check_holdable(net: Net) -> None:
-    reason = special_purpose_reason(net, allow_documentation=_rules.allow_documentation)
-    if reason is not None:
-        raise ValidationFailed.on(
-            "prefix", _l("%(prefix)s is special-purpose space (%(why)s); no organization can hold it.",
-                         prefix=format_net(net), why=reason),
-        )  # fmt: skip
+    _enforce(rules.holdable(net, allow_documentation=_rules.allow_documentation))
+
+
+def placement_breaches(parent: Prefix | None, net: Net, kind: str, covers: Sequence[Prefix] = ()) -> list[rules.Breach]:
+    """Every rule a new ``net`` of ``kind`` would break below ``parent``, taking ``covers`` below it."""
+    return rules.placement(
+        placed(parent) if parent is not None else None, net, kind, covers=[placed(c) for c in covers],
+        allow_documentation=_rules.allow_documentation,
+    )  # fmt: skip
+
+
+def placed(prefix: Prefix) -> rules.Placed:
+    return rules.Placed(prefix.net, prefix.kind, prefix.pool_policy)
 
 
 def add_prefix(
@@ -261,19 +241,18 @@ def add_prefix(
     parent, existing = _locked_parent(session, net)
     # Permission before existence: a caller who may not register here learns nothing of what is there.
     if parent is None:
-        policy.require(actor, policy.Action.ADD_TOP_LEVEL_PREFIX, holder)
+        policy.require(actor, Action.ADD_TOP_LEVEL_PREFIX, holder)
     else:
-        policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
-    policy.require(actor, policy.Action.NAME_HOLDER, holder)
+        policy.require(actor, Action.ALLOCATE_FROM, parent)
+    policy.require(actor, Action.NAME_HOLDER, holder)
     adopted = children_within(session, parent.id if parent else None, net)
     # Covering existing prefixes moves them under the new one (and into its holder's view): only for those
     # who may change every one of them. The refusal names none of them.
-    if any(not policy.can(actor, policy.Action.CHANGE_PREFIX, child) for child in adopted):
+    if any(not policy.can(actor, Action.CHANGE_PREFIX, child) for child in adopted):
         raise PermissionDenied(_l("You may not register %(prefix)s.", prefix=format_net(net)))
     if existing is not None:
         raise PrefixOverlap(_l("%(prefix)s is already registered.", prefix=existing.network))
-    _check_nesting(parent, net, kind, adopted)
-    _check_pool_policy(parent, net.length)
+    _enforce(*placement_breaches(parent, net, kind, adopted))
     if parent is not None and not adopted and not freespace.take(session, parent.id, parent.net, net):
         raise PrefixOverlap(
             _l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(net), parent=parent.network)
@@ -351,22 +330,15 @@ def allocate_prefixes(
     source: str = Source.MANUAL.value,
 ) -> list[Prefix]:
     """Allocate ``count`` prefixes of ``length`` from ``parent`` in ``strategy`` order: all or none."""
-    policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
-    policy.require(actor, policy.Action.NAME_HOLDER, holder)
+    policy.require(actor, Action.ALLOCATE_FROM, parent)
+    policy.require(actor, Action.NAME_HOLDER, holder)
     _check_choices(request.kind, PrefixStatus.ACTIVE.value, request.usage)
     if not 1 <= request.count <= MAX_ALLOCATION_COUNT:
         raise ValidationFailed.on("count", _l("Between 1 and %(n)d at a time.", n=MAX_ALLOCATION_COUNT))
+    where = placed(parent)
     if not parent.prefix_len < request.length <= parent.width:
-        raise ValidationFailed.on(
-            "length", _l("A /%(length)d does not fit inside %(parent)s.", length=request.length, parent=parent.network)
-        )
-    _check_pool_policy(parent, request.length, field="length")
-    if not may_contain(parent.kind, request.kind):
-        raise NestingViolation.on(
-            "kind",
-            _l("A %(kind)s cannot lie inside the %(parent_kind)s %(parent)s.",
-               kind=PrefixKind(request.kind).label, parent_kind=parent.kind_enum.label, parent=parent.network),
-        )  # fmt: skip
+        _enforce(rules.contained(where, Net(parent.net.start, request.length, parent.width), field="length"))
+    _enforce(rules.within_policy(where, request.length, field="length"), rules.nests_in(where, request.kind))
     _lock(session, parent, parent.family)
     parent_net = parent.net
     created: list[Prefix] = []
@@ -401,7 +373,7 @@ def allocate_prefixes(
         session.flush()
     except IntegrityError:
         savepoint.rollback()
-        raise SpaceTaken(_l("That space was taken at the same moment by another change; please retry.")) from None
+        raise SpaceTaken() from None
     savepoint.commit()
     for child in created:
         _audit(session, actor, "prefix.allocate", child, after=snapshot(child),
@@ -413,7 +385,7 @@ def allocate_prefixes(
 def release_prefix(session: Session, prefix: Prefix, *, actor: User | None, recursive: bool = False) -> int:
     """Return a prefix's space to its parent. Refused while it has children unless ``recursive``, which
     releases the whole subtree. Returns how many prefixes were released."""
-    policy.require(actor, policy.Action.CHANGE_PREFIX, prefix)
+    policy.require(actor, Action.CHANGE_PREFIX, prefix)
     parent = session.get(Prefix, prefix.parent_id) if prefix.parent_id else None
     _lock(session, parent, prefix.family)
     levels = _descendant_levels(session, prefix.id)
@@ -456,7 +428,7 @@ def _descendant_levels(session: Session, prefix_id: int) -> list[list[int]]:
 
 def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **changes: Any) -> Prefix:
     """Change what a prefix is used for, who holds it, its status and its pool policy."""
-    policy.require(actor, policy.Action.CHANGE_PREFIX, prefix)
+    policy.require(actor, Action.CHANGE_PREFIX, prefix)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(_l("These fields cannot be changed: %(names)s.", names=", ".join(sorted(unknown))))
@@ -469,8 +441,8 @@ def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **cha
     if "holder" in changes:
         new_holder = changes["holder"]
         if (new_holder.id if new_holder is not None else None) != prefix.holder_id:
-            policy.require(actor, policy.Action.CHANGE_HOLDER, prefix)
-        policy.require(actor, policy.Action.NAME_HOLDER, new_holder)
+            policy.require(actor, Action.CHANGE_HOLDER, prefix)
+        policy.require(actor, Action.NAME_HOLDER, new_holder)
     for name, value in changes.items():
         if name == "holder":
             prefix.holder = value
@@ -536,12 +508,9 @@ def bulk_add_leaves(
     operation each, the same rules, and the parent's free-space index rebuilt exactly at the end."""
     from core.db import analyze_tables, bulk_insert
 
-    policy.require(actor, policy.Action.ALLOCATE_FROM, parent)
+    policy.require(actor, Action.ALLOCATE_FROM, parent)
     _check_choices(kind, PrefixStatus.ACTIVE.value, usage)
-    if not may_contain(parent.kind, kind):
-        raise NestingViolation.on("kind", _l("A %(kind)s cannot lie inside the %(parent_kind)s %(parent)s.",
-                                             kind=PrefixKind(kind).label, parent_kind=parent.kind_enum.label,
-                                             parent=parent.network))  # fmt: skip
+    _enforce(rules.nests_in(placed(parent), kind))
     _lock(session, parent, parent.family)
     parent_net = parent.net
     existing = [
@@ -552,11 +521,12 @@ def bulk_add_leaves(
     ]
     new = sorted(nets)
     everything = sorted([*existing, *new])
+    where = placed(parent)
     for net in new:
         if not parent_net.contains(net) or net == parent_net:
             raise PrefixOverlap(_l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(net),
                                    parent=parent.network))  # fmt: skip
-        _check_pool_policy(parent, net.length)
+        _enforce(rules.within_policy(where, net.length))
     for before, after in itertools.pairwise(everything):
         if after.start <= before.last:
             raise PrefixOverlap(_l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(after),

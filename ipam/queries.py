@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from accounts import policy
 from accounts.models import User
+from accounts.permissions import Action as AccountAction
 from accounts.queries import organization_id_by_code
+from core import policy
 from ipam.claims import ClaimAction
 from ipam.models import Prefix, PrefixClaim, from_key, to_key
+from ipam.permissions import Action
 from ipam.space import Net, Utilization, parse_net, utilization
 
 MAX_MAP_CELLS = 4096
@@ -22,7 +24,7 @@ MAX_MAP_CELLS = 4096
 def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
     """Prefixes ``user`` may see: everything for regulators, else what its organization holds or handed out."""
     stmt = select(Prefix)
-    if user is None or policy.is_regulator(user):
+    if user is None or policy.can(user, AccountAction.OVERSEE_ALL):
         return stmt
     parent = aliased(Prefix)
     return stmt.outerjoin(parent, Prefix.parent_id == parent.id).where(
@@ -131,7 +133,7 @@ def most_specific(session: Session, text_or_address: str) -> Prefix | None:
 def most_specific_visible(session: Session, text_or_address: str, user: User) -> Prefix | None:
     """The smallest prefix containing the address that ``user`` may see (climbing past others' records)."""
     found = most_specific(session, text_or_address)
-    while found is not None and not policy.can(user, policy.Action.VIEW_PREFIX, found):
+    while found is not None and not policy.can(user, Action.VIEW_PREFIX, found):
         found = found.parent
     return found
 
@@ -202,20 +204,20 @@ def space_map(session: Session, prefix: Prefix, length: int) -> list[MapCell]:
 def visible_child_count(session: Session, prefix: Prefix, user: User | None) -> int:
     """How many children of ``prefix`` the user may see: all for those who see its layout, else none (the
     children are the holder's customers)."""
-    if not policy.can(user, policy.Action.VIEW_LAYOUT, prefix):
+    if not policy.can(user, Action.VIEW_LAYOUT, prefix):
         return 0
     return session.scalar(select(func.count()).where(Prefix.parent_id == prefix.id)) or 0
 
 
 def layout_counts(session: Session, prefixes: Sequence[Prefix], user: User | None) -> dict[int, int]:
     """Child counts of the prefixes whose layout ``user`` may see (the others' counts stay hidden)."""
-    return child_counts(session, [p for p in prefixes if policy.can(user, policy.Action.VIEW_LAYOUT, p)])
+    return child_counts(session, [p for p in prefixes if policy.can(user, Action.VIEW_LAYOUT, p)])
 
 
 def visible_claims(user: User) -> Select[tuple[PrefixClaim]]:
     """Claims to top-level blocks: all for regulators (waiting ones first), else the user's organization's."""
     stmt = select(PrefixClaim).order_by((PrefixClaim.status == "pending").desc(), PrefixClaim.created_at.desc())
-    if policy.is_regulator(user):
+    if policy.can(user, AccountAction.OVERSEE_ALL):
         return stmt
     return stmt.where(PrefixClaim.claimant_id == user.organization_id)
 
@@ -224,7 +226,7 @@ def visible_claim(session: Session, claim_id: int, action: str, user: User) -> t
     """The claim and the named step, or None when the claim does not exist, is another tenant's, or the step
     is no step of the claims' table (all three answer 404)."""
     claim = session.get(PrefixClaim, claim_id)
-    if claim is None or not policy.can(user, policy.Action.VIEW_CLAIMS, claim):
+    if claim is None or not policy.can(user, Action.VIEW_CLAIMS, claim):
         return None
     try:
         return claim, ClaimAction(action)

@@ -29,6 +29,7 @@ class PrefixSchema(Schema):
     child_default_len = fields.Integer(allow_none=True)
     default_strategy = fields.String(allow_none=True)
     nibble_aligned = fields.Boolean()
+    pool_strict = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -56,6 +57,7 @@ class PolicyFieldsMixin(Schema):
     child_default_len = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=128))
     default_strategy = fields.String(allow_none=True, validate=validate.OneOf(STRATEGIES))
     nibble_aligned = fields.Boolean()
+    pool_strict = fields.Boolean(metadata={"description": "Imports must keep the policy (else a breach warns)"})
 
 
 class PrefixCreateSchema(PolicyFieldsMixin):

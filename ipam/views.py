@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from accounts import policy
 from accounts import queries as account_queries
 from accounts.models import Organization
+from accounts.permissions import Action as AccountAction
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
@@ -21,6 +22,7 @@ from ipam.choices import KIND_LABELS, USAGE_LABELS
 from ipam.errors import PrefixOverlap
 from ipam.forms import AllocateForm, ClaimDecisionForm, ClaimForm, PrefixEditForm, PrefixForm
 from ipam.models import Prefix
+from ipam.permissions import Action
 from ipam.space import Strategy, format_net
 
 bp = Blueprint("ipam", __name__, url_prefix="/prefixes")
@@ -29,7 +31,7 @@ PAGE = 50
 
 def _load(prefix_id: int) -> Prefix:
     prefix = db.session.get(Prefix, prefix_id)
-    if prefix is None or not policy.can(current_user, policy.Action.VIEW_PREFIX, prefix):
+    if prefix is None or not policy.can(current_user, Action.VIEW_PREFIX, prefix):
         abort(404)
     return prefix
 
@@ -61,16 +63,16 @@ def prefix_list() -> str | Response:
     holder = request.args.get("holder", "").strip()[:32] or None
     filtering = bool(kind or usage or holder)
     flt = queries.PrefixFilter(
-        kind=kind, usage=usage, holder=holder, top_level=not filtering and policy.is_regulator(current_user)
+        kind=kind, usage=usage, holder=holder, top_level=not filtering and policy.can(current_user, AccountAction.OVERSEE_ALL)
     )
     items, after = _page_of(queries.filtered(current_user, flt, db.session))
     return render_template(
         "ipam/prefix_list.html", items=items, after=after, usage=queries.utilizations(db.session, items),
         child_counts=queries.layout_counts(db.session, items, current_user),
         kinds=KIND_LABELS, usages=USAGE_LABELS, q=q, kind=kind, usage_filter=usage, holder=holder,
-        can_add=policy.can(current_user, policy.Action.ADD_PREFIX),
-        can_claim=policy.can(current_user, policy.Action.CLAIM_PREFIX),
-        can_review_claims=policy.can(current_user, policy.Action.DECIDE_CLAIM),
+        can_add=policy.can(current_user, Action.ADD_PREFIX),
+        can_claim=policy.can(current_user, Action.CLAIM_PREFIX),
+        can_review_claims=policy.can(current_user, Action.DECIDE_CLAIM),
     )  # fmt: skip
 
 
@@ -82,12 +84,12 @@ def prefix_detail(prefix_id: int) -> str:
         Prefix.parent_id == prefix.id))  # fmt: skip
     from accounts.queries import object_history
 
-    layout_visible = policy.can(current_user, policy.Action.VIEW_LAYOUT, prefix)
+    layout_visible = policy.can(current_user, Action.VIEW_LAYOUT, prefix)
     return render_template(
         "ipam/prefix_detail.html",
         prefix=prefix,
         path=[
-            a for a in queries.ancestors(db.session, prefix) if policy.can(current_user, policy.Action.VIEW_PREFIX, a)
+            a for a in queries.ancestors(db.session, prefix) if policy.can(current_user, Action.VIEW_PREFIX, a)
         ],
         children=children,
         after=after,
@@ -97,8 +99,8 @@ def prefix_detail(prefix_id: int) -> str:
         free=operations.find_available(db.session, prefix, limit=20) if layout_visible else None,
         layout_visible=layout_visible,
         events=object_history(db.session, "prefix", prefix.network, since=prefix.created_at),
-        can_allocate=policy.can(current_user, policy.Action.ALLOCATE_FROM, prefix),
-        can_change=policy.can(current_user, policy.Action.CHANGE_PREFIX, prefix),
+        can_allocate=policy.can(current_user, Action.ALLOCATE_FROM, prefix),
+        can_change=policy.can(current_user, Action.CHANGE_PREFIX, prefix),
     )
 
 
@@ -127,7 +129,7 @@ def space_map(prefix_id: int) -> str:
     # The map shows where the holder's customers sit: only for those who may see the block's layout.
     cells = (
         queries.space_map(db.session, prefix, length)
-        if policy.can(current_user, policy.Action.VIEW_LAYOUT, prefix)
+        if policy.can(current_user, Action.VIEW_LAYOUT, prefix)
         else None
     )
     lengths = list(range(prefix.prefix_len + 1, min(prefix.width, prefix.prefix_len + 12) + 1))
@@ -136,7 +138,7 @@ def space_map(prefix_id: int) -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@allow(policy.Action.REGISTER_PREFIXES)
+@allow(Action.REGISTER_PREFIXES)
 def prefix_create() -> str | Response:
     form = PrefixForm()
     if form.validate_on_submit():
@@ -155,10 +157,10 @@ def _create_from_form(form: PrefixForm) -> Prefix:
 
 
 @bp.route("/<int(max=2147483647):prefix_id>/edit", methods=["GET", "POST"])
-@allow(policy.Action.REGISTER_PREFIXES)
+@allow(Action.REGISTER_PREFIXES)
 def prefix_edit(prefix_id: int) -> str | Response:
     prefix = _load(prefix_id)
-    policy.require(current_user, policy.Action.CHANGE_PREFIX, prefix)
+    policy.require(current_user, Action.CHANGE_PREFIX, prefix)
     form = PrefixEditForm(obj=prefix)
     if request.method == "GET":
         form.holder.data = prefix.holder.code if prefix.holder else ""
@@ -180,19 +182,19 @@ def _update_from_form(prefix: Prefix, form: PrefixEditForm) -> Prefix:
         usage=form.usage.data or None, description=form.description.data or None,
         child_min_len=form.child_min_len.data, child_max_len=form.child_max_len.data,
         child_default_len=form.child_default_len.data, default_strategy=form.default_strategy.data or None,
-        nibble_aligned=bool(form.nibble_aligned.data),
+        nibble_aligned=bool(form.nibble_aligned.data), pool_strict=bool(form.pool_strict.data),
     )  # fmt: skip
 
 
 @bp.route("/<int(max=2147483647):prefix_id>/allocate", methods=["GET", "POST"])
-@allow(policy.Action.REGISTER_PREFIXES)
+@allow(Action.REGISTER_PREFIXES)
 def allocate(prefix_id: int) -> str | Response:
     parent = _load(prefix_id)
-    policy.require(current_user, policy.Action.ALLOCATE_FROM, parent)
+    policy.require(current_user, Action.ALLOCATE_FROM, parent)
     form = AllocateForm()
     if request.method == "GET":
         form.length.data = parent.child_default_len or (48 if parent.prefix_len < 48 else min(parent.width, 64))
-        form.strategy.data = parent.default_strategy or Strategy.FIRST_FIT.value
+        form.strategy.data = parent.default_strategy_enum.value
         form.kind.data = "subnet" if parent.kind in {"assignment", "subnet"} else "assignment"
     preview: list[str] | None = None
     if form.validate_on_submit():
@@ -227,7 +229,7 @@ def _allocate_from_form(parent: Prefix, form: AllocateForm) -> list[Prefix]:
 
 
 @bp.post("/<int(max=2147483647):prefix_id>/release")
-@allow(policy.Action.REGISTER_PREFIXES)
+@allow(Action.REGISTER_PREFIXES)
 def release(prefix_id: int) -> Response:
     prefix = _load(prefix_id)
     parent_id = prefix.parent_id
@@ -247,10 +249,10 @@ def release(prefix_id: int) -> Response:
 
 
 @bp.route("/claims", methods=["GET", "POST"])
-@allow(policy.Action.VIEW_CLAIMS)
+@allow(Action.VIEW_CLAIMS)
 def claim_list() -> str | Response:
     """Claims to top-level blocks: carriers file theirs here, regulator administrators decide them."""
-    form = ClaimForm() if policy.can(current_user, policy.Action.CLAIM_PREFIX) else None
+    form = ClaimForm() if policy.can(current_user, Action.CLAIM_PREFIX) else None
     if form is not None and form.validate_on_submit():
         claim = run_form_operation(form, claims.claim_prefix, db.session, form.prefix.data or "",
                                    kind=form.kind.data or "", reason=form.reason.data or "", actor=current_user)  # fmt: skip
@@ -265,7 +267,7 @@ def claim_list() -> str | Response:
 
 
 @bp.post("/claims/<int(max=2147483647):claim_id>/<action>")
-@allow(policy.Action.VIEW_CLAIMS)
+@allow(Action.VIEW_CLAIMS)
 def claim_decide(claim_id: int, action: str) -> Response:
     claim, step = queries.visible_claim(db.session, claim_id, action, current_user) or abort(404)
     form = ClaimDecisionForm()

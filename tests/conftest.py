@@ -21,6 +21,7 @@ from accounts.models import Organization, User
 from app import create_app
 from core import migrate
 from core.extensions import db as database
+from core.policy import OPERATOR
 from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
 
@@ -116,7 +117,7 @@ def create_org(db: Session) -> Callable[..., Organization]:
     def create(kind: str = "enterprise", code: str | None = None, **values: Any) -> Organization:
         n = next(counter)
         org = operations.create_organization(
-            db, actor=None, kind=kind, code=code or f"{kind[:3]}-{n}", name=values.pop("name", f"测试单位{n}"), **values
+            db, actor=OPERATOR, kind=kind, code=code or f"{kind[:3]}-{n}", name=values.pop("name", f"测试单位{n}"), **values
         )
         db.flush()
         return org
@@ -139,7 +140,7 @@ def create_user(db: Session, create_org: Callable[..., Organization]) -> Callabl
         n = next(counter)
         user = operations.create_user(
             db,
-            actor=None,
+            actor=OPERATOR,
             username=values.pop("username", f"{role}-user-{n}"),
             organization=organization or create_org(kind=org_kind_for_role[role]),
             role=role,

@@ -12,10 +12,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import operations, policy
+from accounts import operations
 from accounts.choices import Role
 from accounts.models import ApiToken, AuditEvent, User
+from core import policy
 from core.db import utcnow
+from core.policy import OPERATOR
 from core.security import ANY_SIGNED_IN, access_rule, is_public_endpoint
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
 from tests.conftest import TEST_PASSWORD, post_form
@@ -51,7 +53,7 @@ def test_route_by_role_matrix(app: Flask, client: FlaskClient, login_as, role: s
             declared = access_rule(app, rule.endpoint, method)
             if declared == ANY_SIGNED_IN:
                 continue
-            allowed = policy.can(user, policy.Action(declared))
+            allowed = policy.can(user, declared)
             response = client.open(sample_url(rule), method=method, data={"csrf_token": token},
                                    headers={"X-CSRFToken": token})  # fmt: skip
             if allowed:
@@ -80,7 +82,7 @@ def test_bearer_token_acts_with_the_users_permissions(
 ) -> None:
     carrier = create_org(kind="carrier", code="tok-tel")
     user = create_user(role="carrier", organization=carrier)
-    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
     _token, secret = make_token(db, user)
     assert client.get("/api/v1/me", headers=bearer(secret)).get_json()["username"] == user.username
     created = client.post(f"/api/v1/prefixes/{aggregate.id}/allocate", json={"length": 48, "holder": "tok-tel"},
@@ -94,7 +96,7 @@ def test_bearer_token_acts_with_the_users_permissions(
 
 def test_read_only_tokens_cannot_write(client: FlaskClient, create_user, create_org, db: Session) -> None:
     carrier = create_org(kind="carrier", code="ro-tel")
-    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
     _token, secret = make_token(db, create_user(role="carrier", organization=carrier), read_only=True)
     assert client.get(f"/api/v1/prefixes/{aggregate.id}", headers=bearer(secret)).status_code == 200
     refused = client.post(f"/api/v1/prefixes/{aggregate.id}/allocate", json={"length": 48, "holder": "ro-tel"},
@@ -124,9 +126,9 @@ def test_another_tenants_objects_are_invisible_to_a_token(
 ) -> None:
     carrier = create_org(kind="carrier", code="tn-tel")
     mine, theirs = create_org(kind="enterprise", code="tn-mine"), create_org(kind="enterprise", code="tn-theirs")
-    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
-    allocate_prefixes(db, aggregate, AllocationRequest(48), holder=mine, actor=None)
-    (other,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=theirs, actor=None)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
+    allocate_prefixes(db, aggregate, AllocationRequest(48), holder=mine, actor=OPERATOR)
+    (other,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=theirs, actor=OPERATOR)
     _token, secret = make_token(db, create_user(role="enterprise", organization=mine))
     for url in (f"/api/v1/prefixes/{other.id}", f"/api/v1/prefixes/{aggregate.id}", "/api/v1/organizations/tn-theirs"):
         assert client.get(url, headers=bearer(secret)).status_code == 404, url
@@ -326,7 +328,7 @@ def test_a_carrier_cannot_cover_other_organizations_prefixes(client: FlaskClient
     from core.errors import DomainError
 
     mine, theirs = create_org(kind="carrier", code="cov-mine"), create_org(kind="carrier", code="cov-theirs")
-    add_prefix(db, "2001:db8:c000::/34", actor=None, kind="allocation", holder=theirs)
+    add_prefix(db, "2001:db8:c000::/34", actor=OPERATOR, kind="allocation", holder=theirs)
     actor = create_user(role="carrier", organization=mine)
     with pytest.raises(DomainError) as refused:
         add_prefix(db, "2001:db8:8000::/33", actor=actor, kind="aggregate", holder=mine)
@@ -337,8 +339,8 @@ def test_an_enterprise_records_only_itself_as_holder(create_user, create_org, db
     from core.errors import PermissionDenied
 
     carrier, factory, other = (create_org(kind="carrier"), create_org(kind="enterprise"), create_org(kind="enterprise"))
-    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
-    (site,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=factory, actor=None)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
+    (site,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=factory, actor=OPERATOR)
     actor = create_user(role="enterprise", organization=factory)
     with pytest.raises(PermissionDenied):
         allocate_prefixes(db, site, AllocationRequest(64, kind="subnet"), holder=other, actor=actor)
@@ -350,7 +352,7 @@ def test_password_change_ends_older_tokens_and_admins_can_revoke_any(
 ) -> None:
     user = create_user(role="carrier")
     _token, secret = make_token(db, user)
-    operations.reset_password(db, user, new="a brand new passphrase", actor=None)
+    operations.reset_password(db, user, new="a brand new passphrase", actor=OPERATOR)
     db.flush()
     assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
     other = create_user(role="carrier")
@@ -380,9 +382,9 @@ def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(tmp_path) ->
                       "IMPORT_DIR": str(tmp_path / "imports"), "LOG_LEVEL": "WARNING"})  # fmt: skip
     try:
         with app.app_context(), database.session_scope() as session:
-            org = create_organization(session, actor=None, kind="carrier", code="proxied", name="代理后")
+            org = create_organization(session, actor=OPERATOR, kind="carrier", code="proxied", name="代理后")
             create_user(
-                session, actor=None, username="behind", organization=org, role="carrier", password=TEST_PASSWORD
+                session, actor=OPERATOR, username="behind", organization=org, role="carrier", password=TEST_PASSWORD
             )
         outsider, owner = app.test_client(), app.test_client()
         outsider.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.66"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent
 from core.errors import PermissionDenied, ValidationFailed
+from core.policy import OPERATOR
 from ipam.choices import ClaimStatus
 from ipam.claims import TRANSITIONS, ClaimAction, IllegalTransition, available_actions, claim_prefix, decide_claim
 from ipam.errors import PrefixOverlap
@@ -47,7 +48,7 @@ def test_a_claim_waits_and_confirming_it_registers_the_block_for_the_claimant(
 def test_a_claim_over_others_space_is_filed_blind_and_refused_to_the_administrator(
     db: Session, people: dict[str, Any], create_org
 ) -> None:
-    add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=create_org(kind="carrier"))
+    add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=create_org(kind="carrier"))
     claim = claim_prefix(db, "2001:db8::/33", kind="aggregate", reason="ours", actor=people["carrier_user"])
     assert claim.status == "pending"  # the claimant learns nothing about the space
     with pytest.raises((PrefixOverlap, ValidationFailed, PermissionDenied)), db.begin_nested():

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Organization
 from core.db import utcnow
+from core.policy import OPERATOR
 from importers.models import ImportBatch, ImportProblem
 from importers.operations import Meter, start_batch
-from importers.tasks import WORKER_STOPPED, execute, lease, sweep
+from importers.tasks import execute, lease, sweep
+from importers.workflow import WORKER_STOPPED
 from ipam.operations import add_prefix
 from tests.support import csrf_token_in
 
@@ -32,7 +34,7 @@ BOOK = "地址段,使用单位名称\n2001:db8:1::/48,甲\n2001:db8:2::/48,乙\n
 @pytest.fixture
 def carrier(db: Session, create_org: Callable[..., Organization]) -> Organization:
     org = create_org(kind="carrier", code="jobs-carrier")
-    add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=org)
+    add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=org)
     return org
 
 
@@ -44,7 +46,7 @@ def uploaded(app: Flask, name: str = "book.csv", text: str = BOOK) -> Path:
 
 
 def queued(db: Session, carrier: Organization, path: Path, **options: Any) -> ImportBatch:
-    batch = start_batch(db, actor=None, carrier=carrier, path=path, file_name=path.name, file_format="csv",
+    batch = start_batch(db, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format="csv",
                         allow_partial=True, **options)  # fmt: skip
     db.commit()
     return batch
@@ -70,7 +72,7 @@ def test_a_batch_whose_worker_died_is_failed_and_can_be_run_again(
     post_form(client, "/login", {"username": user.username, "password": "correct horse battery staple"})
     page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
     assert 'data-testid="rerun"' in page
-    again = client.post(f"/imports/{batch.id}/rerun", data={"csrf_token": csrf_token_in(page)})
+    again = client.post(f"/imports/{batch.id}/run_again", data={"csrf_token": csrf_token_in(page)})
     assert again.status_code == 302
     rerun = db.scalars(select(ImportBatch).where(ImportBatch.id > batch.id)).one()
     assert (rerun.status, rerun.created) == ("loaded", 2)
@@ -192,8 +194,8 @@ def test_a_writer_that_cannot_get_the_lock_is_told_to_retry(real_sqlite_app: Fla
 
     app = real_sqlite_app
     with app.app_context(), database.session_scope() as session:
-        org = create_organization(session, actor=None, kind="registry", code="lock-registry", name="注册中心")
-        user = create_user(session, actor=None, username="locker", organization=org, role="carrier",
+        org = create_organization(session, actor=OPERATOR, kind="registry", code="lock-registry", name="注册中心")
+        user = create_user(session, actor=OPERATOR, username="locker", organization=org, role="carrier",
                            password="correct horse battery staple")  # fmt: skip
         _, secret = create_token(session, user, name="t", days=5, read_only=False, actor=user)
     holder = sqlite3.connect(str(tmp_path / "locks.db"), isolation_level=None)
@@ -221,11 +223,11 @@ def test_checking_a_file_leaves_the_write_lock_to_others(real_sqlite_app: Flask,
         org = Organization(kind="carrier", code="check-carrier", name="运营商")
         session.add(org)
         session.flush()
-        add_prefix(session, "2001:db8::/32", actor=None, kind="aggregate", holder=org)
+        add_prefix(session, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=org)
         rows = "".join(f"2001:db8:{i:x}::/48,客户{i}\n" for i in range(1, 2000))
         path = tmp_path / "big.csv"
         path.write_text("地址段,使用单位名称\n" + rows, encoding="utf-8")
-        batch_id = start_batch(session, actor=None, carrier=org, path=path, file_name="big.csv",
+        batch_id = start_batch(session, actor=OPERATOR, carrier=org, path=path, file_name="big.csv",
                                file_format="csv").id  # fmt: skip
     writes: list[str] = []
 
@@ -260,7 +262,7 @@ def test_a_holder_named_only_on_rejected_lines_is_not_created(app: Flask, db: Se
 
     book = uploaded(app, "holders.csv", "地址段,使用单位名称\n2001:db8:1::/48,已知甲\n2001:db9::/48,只在错行的乙\n")
     batch = queued(db, carrier, book)
-    run_batch(db, batch, actor=None, meter=Meter(batch.size))
+    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
     assert (batch.created, batch.errors, batch.holders_created) == (1, 1, 1)
     names = set(db.scalars(select(Organization.name).where(Organization.verified.is_(False))))
     assert names == {"已知甲"}

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Organization
+from core.policy import OPERATOR
 from importers.models import HolderReference, ImportBatch, ImportProblem
 from importers.operations import Meter, run_batch, start_batch
 from importers.records import open_text
@@ -32,9 +33,9 @@ USCC = "91120000103100784F"
 
 
 def run_import(db: Session, carrier: Organization, path: Path, file_format: str, **options: Any) -> ImportBatch:
-    batch = start_batch(db, actor=None, carrier=carrier, path=path, file_name=path.name, file_format=file_format,
+    batch = start_batch(db, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format=file_format,
                         **options)  # fmt: skip
-    run_batch(db, batch, actor=None, meter=Meter(batch.size))
+    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
     db.flush()
     return batch
 
@@ -56,7 +57,7 @@ def assert_index_exact(db: Session, parent: Prefix) -> None:
 @pytest.fixture
 def carrier(db: Session, create_org: Callable[..., Organization]) -> Organization:
     org = create_org(kind="carrier", code="cmcc-tj", name="示例移动天津分公司")
-    add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=org)
+    add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=org)
     return org
 
 
@@ -77,7 +78,7 @@ def test_apnic_2016_imports_every_ipv6_record_and_leaves_the_available_lines_fre
     db: Session, create_org: Callable[..., Organization]
 ) -> None:
     apnic = create_org(kind="registry", code="apnic", name="APNIC")
-    blocks = [add_prefix(db, b, actor=None, kind="aggregate", holder=apnic) for b in APNIC_BLOCKS]
+    blocks = [add_prefix(db, b, actor=OPERATOR, kind="aggregate", holder=apnic) for b in APNIC_BLOCKS]
     path = REGISTRY / "delegated-apnic-extended-20160131.txt"
     batch = run_import(db, apnic, path, "rir", family=6, mode="snapshot")
     assert (batch.status, batch.errors, batch.created, batch.rows) == ("loaded", 0, 4_838, 4_838)
@@ -102,7 +103,7 @@ def test_apnic_2016_imports_every_ipv6_record_and_leaves_the_available_lines_fre
 
 def test_dn42_imports_its_objects_with_their_nesting(db: Session, create_org: Callable[..., Organization]) -> None:
     dn42 = create_org(kind="registry", code="dn42", name="dn42 registry")
-    root = add_prefix(db, "fd00::/8", actor=None, kind="allocation", holder=dn42)
+    root = add_prefix(db, "fd00::/8", actor=OPERATOR, kind="allocation", holder=dn42)
     batch = run_import(db, dn42, REGISTRY / "dn42-registry-inet6num.rpsl", "rpsl", allow_partial=True)
     assert (batch.status, batch.rows) == ("loaded", 2_241)
     # ::/0 (the file's first object) is special-purpose space outside the registry's block: named, not loaded.
@@ -140,7 +141,7 @@ def test_every_kind_of_row_error_is_reported_not_only_the_first(
     db: Session, carrier: Organization, create_org: Callable[..., Organization], tmp_path: Path
 ) -> None:
     other = create_org(kind="carrier", code="other-carrier")
-    add_prefix(db, "2001:db8:ff00::/40", actor=None, kind="allocation", holder=other)
+    add_prefix(db, "2001:db8:ff00::/40", actor=OPERATOR, kind="allocation", holder=other)
     rows = [
         "2001:db8:1::/48,甲,,指派,,,,",
         "2001:db8:1::/48,甲,,指派,,,,",  # duplicate
@@ -247,7 +248,7 @@ def test_snapshot_removes_what_the_file_lacks_and_delta_keeps_it(
     first = [f"2001:db8:{i:x}::/48,单位{i},,指派,静态,,," for i in range(1, 6)]
     run_import(db, carrier, write(tmp_path, "a.csv", csv_rows(first)), "csv")
     subnet_parent = get_prefix(db, parse_net("2001:db8:5::/48"))
-    add_prefix(db, "2001:db8:5:1::/64", actor=None, kind="subnet", holder=subnet_parent.holder)
+    add_prefix(db, "2001:db8:5:1::/64", actor=OPERATOR, kind="subnet", holder=subnet_parent.holder)
     fewer = [*first[:3], "2001:db8:9::/48,单位9,,指派,静态,,,"]
     delta = run_import(db, carrier, write(tmp_path, "b.csv", csv_rows(fewer)), "csv")
     assert (delta.created, delta.unchanged, delta.removed) == (1, 3, 0)
@@ -426,10 +427,10 @@ def test_concurrent_imports_of_two_carriers(backend_name: str, tmp_path: Path) -
                     org = Organization(kind="carrier", code=f"c{n}", name=f"运营商{n}")
                     session.add(org)
                     session.flush()
-                    add_prefix(session, block, actor=None, kind="aggregate", holder=org)
+                    add_prefix(session, block, actor=OPERATOR, kind="aggregate", holder=org)
                     rows = [f"2001:db8:{n}{i:03x}::/48,客户{n}-{i % 40},,指派,,,," for i in range(3000)]
                     path = write(tmp_path, f"c{n}.csv", csv_rows(rows))
-                    batches.append(start_batch(session, actor=None, carrier=org, path=path, file_name=path.name,
+                    batches.append(start_batch(session, actor=OPERATOR, carrier=org, path=path, file_name=path.name,
                                                file_format="csv").id)  # fmt: skip
 
             def work(batch_id: int) -> None:
@@ -495,8 +496,8 @@ def test_records_of_a_lower_level_allocator_are_left_to_it(
 
     code = "91120116MA05L6KQ0" + uscc_check_character("91120116MA05L6KQ0")
     allocator = create_org(kind="allocator", code="lower", uscc=code)
-    block = add_prefix(db, "2001:db8:200::/40", actor=None, kind="allocation", holder=allocator)
-    add_prefix(db, "2001:db8:200::/48", actor=None, kind="assignment", holder=create_org())
+    block = add_prefix(db, "2001:db8:200::/40", actor=OPERATOR, kind="allocation", holder=allocator)
+    add_prefix(db, "2001:db8:200::/48", actor=OPERATOR, kind="assignment", holder=create_org())
     rows = [f"2001:db8:200::/40,下级单位,{code},分配,,,,", "2001:db8:300::/48,客户甲,,指派,,,,"]
     batch = run_import(db, carrier, write(tmp_path, "a.csv", csv_rows(rows)), "csv", mode="snapshot")
     assert batch.status == "loaded" and batch.removed == 0

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent, Organization
+from core.policy import OPERATOR
 from tests.conftest import post_form
 
 GOOD = {
@@ -100,7 +101,7 @@ def test_an_organization_kind_must_fit_its_members_roles(create_org, create_user
     carrier = create_org(kind="carrier", code="kind-change")
     create_user(role="carrier", organization=carrier, username="stays-carrier")
     with pytest.raises(ValidationFailed) as refused:
-        update_organization(db, carrier, actor=None, kind="enterprise")
+        update_organization(db, carrier, actor=OPERATOR, kind="enterprise")
     assert "stays-carrier" in str(refused.value.fields["kind"][0])
 
 

@@ -1,15 +1,22 @@
-"""The permission policy as one table: every (role, action, whose object) answer, so that no clause of
-``accounts.policy.can`` can change unnoticed. Pure: stand-in users and objects, no database."""
+"""The permission policy as one table: every (role, action, whose object) answer, so that no rule a package
+declares (``accounts``, ``ipam``, ``importers`` ``permissions.py``) can change unnoticed. Pure: stand-in users and objects, no database."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from accounts.policy import Action, can, require
+from accounts.permissions import Action as AccountAction
 from core.errors import PermissionDenied
+from core.policy import OPERATOR, can, known_actions, require, system_actor
+from importers.permissions import IMPORT_WORKER
+from importers.permissions import Action as ImportAction
+from ipam.permissions import Action as PrefixAction
+
+Action = StrEnum("Action", {a.name: a.value for enum in (AccountAction, PrefixAction, ImportAction) for a in enum})
 
 MINE, THEIRS = 1, 2
 ROLES = ("regulator", "regulator-admin", "carrier", "allocator", "enterprise")
@@ -44,6 +51,8 @@ ALLOCATORS = {"carrier", "allocator"}
 # (action, object, the roles that may) — "mine" objects belong to the user's organization.
 TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.VIEW_DASHBOARD, None, EVERYONE),
+    (Action.OVERSEE_ALL, None, REGULATORS),
+    (Action.ISSUE_TOKENS, None, set()),
     (Action.LIST_ORGANIZATIONS, None, REGULATORS),
     (Action.VIEW_ORGANIZATION, org(MINE), EVERYONE),
     (Action.VIEW_ORGANIZATION, org(THEIRS), REGULATORS),
@@ -94,6 +103,8 @@ TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.VIEW_IMPORT, None, REGULATORS | ALLOCATORS),
     (Action.VIEW_IMPORT, SimpleNamespace(carrier_id=MINE), REGULATORS | ALLOCATORS),
     (Action.VIEW_IMPORT, SimpleNamespace(carrier_id=THEIRS), REGULATORS),
+    (Action.RUN_IMPORT, None, set()),
+    (Action.SWEEP_IMPORTS, None, set()),
 ]
 
 
@@ -104,6 +115,7 @@ def test_who_may_do_what(action: Action, obj: Any, roles: set[str]) -> None:
 
 def test_every_action_is_in_the_table() -> None:
     assert {action for action, _obj, _roles in TABLE} == set(Action)
+    assert {str(a) for a in Action} == known_actions()
 
 
 def test_a_registry_registers_its_own_top_level_blocks_only() -> None:
@@ -120,8 +132,26 @@ def test_inactive_or_anonymous_users_may_do_nothing(action: Action) -> None:
         assert not can(nobody, action, org(MINE))
 
 
-def test_the_system_itself_may_do_everything() -> None:
-    assert all(can(None, action, org(THEIRS)) for action in Action)
+def test_no_actor_may_do_nothing() -> None:
+    assert not any(can(None, action, org(MINE)) for action in Action)
+
+
+def test_the_operator_of_the_machine_may_do_everything() -> None:
+    assert all(can(OPERATOR, action, org(THEIRS)) for action in Action)
+
+
+def test_a_system_actor_may_do_what_it_is_named_for_only() -> None:
+    assert {a for a in Action if can(IMPORT_WORKER, a, org(THEIRS))} == {
+        Action.RUN_IMPORT,
+        Action.IMPORT_RECORDS,
+        Action.SWEEP_IMPORTS,
+    }
+    assert not can(system_actor("reports", []), Action.VIEW_AUDIT)
+
+
+def test_an_undeclared_action_is_a_programming_error() -> None:
+    with pytest.raises(LookupError):
+        can(OPERATOR, "fly_to_the_moon")
 
 
 def test_a_refusal_says_so_in_one_message() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import create_app
 from core import migrate
 from core.extensions import db
+from core.policy import OPERATOR
 from ipam import freespace
 from ipam.models import Prefix
 from ipam.operations import add_prefix, get_prefix
@@ -29,7 +30,7 @@ def test_parallel_allocations_never_overlap(backend: str, tmp_path: Path) -> Non
         migrate.upgrade(url)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "concurrency-" + "k" * 40, "LOG_LEVEL": "WARNING"})
         with app.app_context(), db.session_scope() as session:
-            add_prefix(session, PARENT, actor=None, kind="aggregate", holder=None)
+            add_prefix(session, PARENT, actor=OPERATOR, kind="aggregate", holder=None)
         db.engine.dispose()
 
         with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:

@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 
+from core.policy import OPERATOR
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
 from ipam.space import Strategy
 from tests.conftest import post_form
@@ -19,9 +20,9 @@ def tree(db: Session, create_org):
     carrier = create_org(kind="carrier", code="tel")
     factory = create_org(kind="enterprise", code="factory")
     other = create_org(kind="enterprise", code="other-ent")
-    aggregate = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
-    (site,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=factory, actor=None)
-    (elsewhere,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=other, actor=None)
+    aggregate = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
+    (site,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=factory, actor=OPERATOR)
+    (elsewhere,) = allocate_prefixes(db, aggregate, AllocationRequest(48), holder=other, actor=OPERATOR)
     db.flush()
     return {"carrier": carrier, "factory": factory, "other": other, "aggregate": aggregate, "site": site,
             "elsewhere": elsewhere}  # fmt: skip

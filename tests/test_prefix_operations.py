@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent
 from core.errors import PermissionDenied, ValidationFailed
+from core.policy import OPERATOR
 from ipam import freespace
 from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted
 from ipam.models import FreeBlock, Prefix
@@ -35,7 +36,7 @@ def carrier(create_org):
 
 @pytest.fixture
 def aggregate(db: Session, carrier) -> Prefix:
-    return add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    return add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
 
 
 def assert_index_exact(db: Session, prefix: Prefix) -> None:
@@ -49,7 +50,7 @@ def nets(prefixes: list[Prefix]) -> list[str]:
 
 def allocate(db: Session, parent: Prefix, length: int, count: int = 1, strategy: str = "first-fit", **kw):
     request = AllocationRequest(length=length, count=count, strategy=Strategy(strategy), **kw)
-    return allocate_prefixes(db, parent, request, holder=kw.get("holder"), actor=None)
+    return allocate_prefixes(db, parent, request, holder=kw.get("holder"), actor=OPERATOR)
 
 
 def test_first_fit_takes_the_lowest_addresses(db: Session, aggregate: Prefix) -> None:
@@ -58,7 +59,7 @@ def test_first_fit_takes_the_lowest_addresses(db: Session, aggregate: Prefix) ->
 
 
 def test_sparse_spreads_allocations_rfc3531(db: Session, carrier) -> None:
-    site = add_prefix(db, "2001:db8::/48", actor=None, kind="assignment", holder=carrier)
+    site = add_prefix(db, "2001:db8::/48", actor=OPERATOR, kind="assignment", holder=carrier)
     taken = allocate(db, site, 52, 4, "sparse", kind="subnet")
     assert nets(taken) == ["2001:db8::/52", "2001:db8:0:8000::/52", "2001:db8:0:4000::/52", "2001:db8:0:c000::/52"]
     assert_index_exact(db, site)
@@ -72,7 +73,7 @@ def test_best_fit_fills_the_smallest_hole_first(db: Session, aggregate: Prefix) 
 
 
 def test_all_or_nothing_says_how_many_fit(db: Session, carrier) -> None:
-    small = add_prefix(db, "2001:db8::/44", actor=None, kind="aggregate", holder=carrier)
+    small = add_prefix(db, "2001:db8::/44", actor=OPERATOR, kind="aggregate", holder=carrier)
     allocate(db, small, 48, 7)
     before = db.scalar(select(func.count()).select_from(Prefix))
     with pytest.raises(SpaceExhausted) as refused:
@@ -85,8 +86,8 @@ def test_all_or_nothing_says_how_many_fit(db: Session, carrier) -> None:
 
 
 def test_add_places_a_prefix_under_the_smallest_container(db: Session, aggregate: Prefix, carrier) -> None:
-    allocation = add_prefix(db, "2001:db8:100::/40", actor=None, kind="allocation", holder=carrier)
-    site = add_prefix(db, "2001:db8:101::/48", actor=None, kind="assignment", holder=carrier)
+    allocation = add_prefix(db, "2001:db8:100::/40", actor=OPERATOR, kind="allocation", holder=carrier)
+    site = add_prefix(db, "2001:db8:101::/48", actor=OPERATOR, kind="assignment", holder=carrier)
     assert allocation.parent_id == aggregate.id and site.parent_id == allocation.id
     assert_index_exact(db, aggregate)
     assert_index_exact(db, allocation)
@@ -94,8 +95,8 @@ def test_add_places_a_prefix_under_the_smallest_container(db: Session, aggregate
 
 def test_adding_in_between_reparents_the_covered_children(db: Session, aggregate: Prefix, carrier) -> None:
     sites = allocate(db, aggregate, 48, 3)
-    outside = add_prefix(db, "2001:db8:ff00::/48", actor=None, kind="assignment", holder=carrier)
-    middle = add_prefix(db, "2001:db8::/40", actor=None, kind="allocation", holder=carrier)
+    outside = add_prefix(db, "2001:db8:ff00::/48", actor=OPERATOR, kind="assignment", holder=carrier)
+    middle = add_prefix(db, "2001:db8::/40", actor=OPERATOR, kind="allocation", holder=carrier)
     db.expire_all()
     assert {db.get(Prefix, s.id).parent_id for s in sites} == {middle.id}
     assert db.get(Prefix, outside.id).parent_id == aggregate.id
@@ -104,34 +105,34 @@ def test_adding_in_between_reparents_the_covered_children(db: Session, aggregate
 
 
 def test_duplicates_and_overlaps_name_the_conflicting_prefix(db: Session, aggregate: Prefix, carrier) -> None:
-    add_prefix(db, "2001:db8:1::/48", actor=None, kind="assignment", holder=carrier)
+    add_prefix(db, "2001:db8:1::/48", actor=OPERATOR, kind="assignment", holder=carrier)
     with pytest.raises(PrefixOverlap, match="2001:db8:1::/48"):
-        add_prefix(db, "2001:db8:1::/48", actor=None, kind="assignment", holder=carrier)
+        add_prefix(db, "2001:db8:1::/48", actor=OPERATOR, kind="assignment", holder=carrier)
     with pytest.raises(PrefixOverlap, match="2001:db8::/32"):
-        add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+        add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
 
 
 def test_host_bits_and_garbage_are_validation_errors(db: Session, carrier) -> None:
     with pytest.raises(ValidationFailed) as host_bits:
-        add_prefix(db, "2001:db8::1/32", actor=None, kind="aggregate", holder=carrier)
+        add_prefix(db, "2001:db8::1/32", actor=OPERATOR, kind="aggregate", holder=carrier)
     assert "2001:db8::/32" in str(host_bits.value.fields["prefix"][0])
     with pytest.raises(ValidationFailed):
-        add_prefix(db, "2001:db8::/200", actor=None, kind="aggregate", holder=carrier)
+        add_prefix(db, "2001:db8::/200", actor=OPERATOR, kind="aggregate", holder=carrier)
 
 
 def test_kinds_nest_left_to_right(db: Session, aggregate: Prefix, carrier) -> None:
-    site = add_prefix(db, "2001:db8:1::/48", actor=None, kind="assignment", holder=carrier)
+    site = add_prefix(db, "2001:db8:1::/48", actor=OPERATOR, kind="assignment", holder=carrier)
     with pytest.raises(NestingViolation, match="2001:db8:1::/48"):
-        add_prefix(db, "2001:db8:1::/56", actor=None, kind="allocation", holder=carrier)
+        add_prefix(db, "2001:db8:1::/56", actor=OPERATOR, kind="allocation", holder=carrier)
     with pytest.raises(NestingViolation):
-        add_prefix(db, "2001:db8::/40", actor=None, kind="subnet", holder=carrier)  # would contain the site
-    lower_tier = add_prefix(db, "2001:db8:100::/40", actor=None, kind="allocation", holder=carrier)
-    assert add_prefix(db, "2001:db8:100::/44", actor=None, kind="allocation", holder=carrier).parent_id == lower_tier.id
+        add_prefix(db, "2001:db8::/40", actor=OPERATOR, kind="subnet", holder=carrier)  # would contain the site
+    lower_tier = add_prefix(db, "2001:db8:100::/40", actor=OPERATOR, kind="allocation", holder=carrier)
+    assert add_prefix(db, "2001:db8:100::/44", actor=OPERATOR, kind="allocation", holder=carrier).parent_id == lower_tier.id
     assert site.parent_id == aggregate.id
 
 
 def test_pool_policy_limits_lengths_and_alignment(db: Session, carrier) -> None:
-    pool = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier,
+    pool = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier,
                       child_min_len=40, child_max_len=56, nibble_aligned=True)  # fmt: skip
     with pytest.raises(PolicyViolation):
         allocate(db, pool, 64)
@@ -141,26 +142,26 @@ def test_pool_policy_limits_lengths_and_alignment(db: Session, carrier) -> None:
 
 
 def test_reserved_blocks_are_skipped_by_allocation(db: Session, aggregate: Prefix, carrier) -> None:
-    reserve_prefix(db, "2001:db8::/48", actor=None, holder=carrier, description="future core")
+    reserve_prefix(db, "2001:db8::/48", actor=OPERATOR, holder=carrier, description="future core")
     assert nets(allocate(db, aggregate, 48)) == ["2001:db8:1::/48"]
     with pytest.raises(NestingViolation):
-        add_prefix(db, "2001:db8::/56", actor=None, kind="subnet", holder=carrier)
+        add_prefix(db, "2001:db8::/56", actor=OPERATOR, kind="subnet", holder=carrier)
 
 
 def test_release_returns_space_and_merges_buddies(db: Session, aggregate: Prefix) -> None:
     sites = allocate(db, aggregate, 48, 4)
     for site in sites:
-        release_prefix(db, site, actor=None)
+        release_prefix(db, site, actor=OPERATOR)
     assert find_available(db, aggregate) == [aggregate.net]
     assert db.scalar(select(func.count()).select_from(FreeBlock).where(FreeBlock.parent_id == aggregate.id)) == 1
 
 
 def test_release_with_children_needs_recursive(db: Session, aggregate: Prefix, carrier) -> None:
-    allocation = add_prefix(db, "2001:db8:100::/40", actor=None, kind="allocation", holder=carrier)
+    allocation = add_prefix(db, "2001:db8:100::/40", actor=OPERATOR, kind="allocation", holder=carrier)
     allocate(db, allocation, 48, 2)
     with pytest.raises(PrefixOverlap, match="2"):
-        release_prefix(db, allocation, actor=None)
-    assert release_prefix(db, allocation, actor=None, recursive=True) == 3
+        release_prefix(db, allocation, actor=OPERATOR)
+    assert release_prefix(db, allocation, actor=OPERATOR, recursive=True) == 3
     assert get_prefix(db, parse_net("2001:db8:100::/48")) is None
     assert find_available(db, aggregate) == [aggregate.net]
 
@@ -180,15 +181,15 @@ def test_utilization_counts_children(db: Session, aggregate: Prefix) -> None:
 
 
 def test_ipv4_works_through_the_same_code(db: Session, carrier) -> None:
-    block = add_prefix(db, "198.51.100.0/24", actor=None, kind="aggregate", holder=carrier)
+    block = add_prefix(db, "198.51.100.0/24", actor=OPERATOR, kind="aggregate", holder=carrier)
     assert nets(allocate(db, block, 26, 2, "sparse")) == ["198.51.100.0/26", "198.51.100.128/26"]
     assert_index_exact(db, block)
 
 
 def test_every_change_is_audited(db: Session, aggregate: Prefix) -> None:
     site = allocate(db, aggregate, 48)[0]
-    update_prefix(db, site, actor=None, usage="industrial-network", description="一号厂区")
-    release_prefix(db, site, actor=None)
+    update_prefix(db, site, actor=OPERATOR, usage="industrial-network", description="一号厂区")
+    release_prefix(db, site, actor=OPERATOR)
     actions = db.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == "2001:db8::/48").order_by(AuditEvent.id)
     ).all()
@@ -208,7 +209,7 @@ def test_carriers_allocate_only_from_what_they_hold(db: Session, aggregate: Pref
 
 def test_random_operations_keep_the_index_exact(db: Session, carrier) -> None:
     rng = random.Random(20261127)
-    root = add_prefix(db, "2001:db8::/40", actor=None, kind="aggregate", holder=carrier)
+    root = add_prefix(db, "2001:db8::/40", actor=OPERATOR, kind="aggregate", holder=carrier)
     live: list[Prefix] = []
     for _ in range(60):
         action = rng.random()
@@ -218,7 +219,7 @@ def test_random_operations_keep_the_index_exact(db: Session, carrier) -> None:
                 live += allocate(db, root, length, rng.randint(1, 3), rng.choice(list(Strategy)).value)
         else:
             victim = live.pop(rng.randrange(len(live)))
-            release_prefix(db, victim, actor=None)
+            release_prefix(db, victim, actor=OPERATOR)
         assert_index_exact(db, root)
 
 
@@ -243,7 +244,7 @@ def test_bulk_add_refuses_overlaps_and_changes_nothing(db: Session, aggregate: P
 def bulk_add_leaves_(db: Session, parent: Prefix, leaves: list) -> int:
     from ipam.operations import bulk_add_leaves
 
-    return bulk_add_leaves(db, parent, leaves, actor=None, kind="assignment", holder=None)
+    return bulk_add_leaves(db, parent, leaves, actor=OPERATOR, kind="assignment", holder=None)
 
 
 # -- promises the mutation run found unguarded --------------------------------------------------------------------
@@ -251,7 +252,7 @@ def bulk_add_leaves_(db: Session, parent: Prefix, leaves: list) -> int:
 
 def test_get_prefix_finds_exactly_the_network_asked_for(db: Session, aggregate: Prefix) -> None:
     (first,) = allocate(db, aggregate, 48)
-    v4 = add_prefix(db, "1.0.0.0/24", actor=None, kind="aggregate", holder=None)  # same start bytes as ::100:0
+    v4 = add_prefix(db, "1.0.0.0/24", actor=OPERATOR, kind="aggregate", holder=None)  # same start bytes as ::100:0
     assert get_prefix(db, parse_net("2001:db8::/48")).id == first.id
     assert get_prefix(db, parse_net("2001:db8::/32")).id == aggregate.id
     assert get_prefix(db, parse_net("2001:db8::/40")) is None
@@ -277,7 +278,7 @@ def test_utilization_counts_in_64s_unless_asked(db: Session, aggregate: Prefix) 
 
 
 def test_a_reserved_block_is_kept_as_asked(db: Session, aggregate: Prefix, carrier) -> None:
-    reserved = reserve_prefix(db, "2001:db8:ff00::/40", actor=None, holder=carrier, description="future PoPs")
+    reserved = reserve_prefix(db, "2001:db8:ff00::/40", actor=OPERATOR, holder=carrier, description="future PoPs")
     assert (reserved.kind, reserved.status, reserved.holder_id, reserved.description) == (
         "reserved", "reserved", carrier.id, "future PoPs")  # fmt: skip
     assert reserved.parent_id == aggregate.id
@@ -294,11 +295,11 @@ def test_a_prefix_change_is_audited_with_before_and_after(db: Session, aggregate
 
 def test_a_prefix_change_checks_its_fields_and_its_actor(db: Session, aggregate: Prefix, create_user) -> None:
     with pytest.raises(ValidationFailed):
-        update_prefix(db, aggregate, actor=None, network="2001:db9::/32")
+        update_prefix(db, aggregate, actor=OPERATOR, network="2001:db9::/32")
     with pytest.raises(ValidationFailed):
-        update_prefix(db, aggregate, actor=None, status="lost")
+        update_prefix(db, aggregate, actor=OPERATOR, status="lost")
     with pytest.raises(ValidationFailed):
-        update_prefix(db, aggregate, actor=None, child_min_len=20)
+        update_prefix(db, aggregate, actor=OPERATOR, child_min_len=20)
     with pytest.raises(PermissionDenied):
         update_prefix(db, aggregate, actor=create_user(role="enterprise"), description="mine now")
     assert aggregate.description is None
@@ -311,5 +312,5 @@ def test_bulk_leaves_check_the_actor_and_the_kind(db: Session, aggregate: Prefix
     with pytest.raises(PermissionDenied):
         bulk_add_leaves(db, aggregate, leaves, actor=create_user(role="carrier"), kind="assignment", holder=None)
     with pytest.raises(ValidationFailed):
-        bulk_add_leaves(db, aggregate, leaves, actor=None, kind="galaxy", holder=None)
-    assert bulk_add_leaves(db, aggregate, leaves, actor=None, kind="assignment", holder=None) == 1
+        bulk_add_leaves(db, aggregate, leaves, actor=OPERATOR, kind="galaxy", holder=None)
+    assert bulk_add_leaves(db, aggregate, leaves, actor=OPERATOR, kind="assignment", holder=None) == 1

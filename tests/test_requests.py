@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from core.policy import OPERATOR
 from tests.support import csrf_token_in
 
 
@@ -79,7 +82,7 @@ def test_a_nul_byte_in_an_upload_name_is_dropped(client: FlaskClient, login_as, 
     from ipam.operations import add_prefix
 
     carrier = create_org(kind="carrier")
-    add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
+    add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
     user = login_as(create_user(role="carrier", organization=carrier))
     page = client.get("/imports").get_data(as_text=True)
     data = "地址段,使用单位名称\n2001:db8:1::/48,甲\n".encode()
@@ -127,3 +130,31 @@ def test_json_errors_carry_a_code_and_a_message(client: FlaskClient, login_as) -
     assert response.status_code in (400, 422)
     error = response.get_json()["error"]
     assert error["code"] and error["message"]
+
+
+def test_a_form_re_rendered_with_errors_commits_nothing(app: Flask, db: Session) -> None:
+    """The request commits only when its operation succeeded: a 200 with form errors rolls back."""
+    from wtforms import StringField
+    from wtforms.validators import DataRequired
+
+    from accounts.models import Organization
+    from core.extensions import db as database
+    from core.forms import Form
+    from core.security import public
+
+    class NameForm(Form):
+        name = StringField(validators=[DataRequired()])
+
+    @public
+    def half_done() -> str:
+        database.session.add(Organization(kind="enterprise", code="half-done", name="半途"))
+        database.session.flush()
+        form = NameForm(meta={"csrf": False})
+        return "errors" if not form.validate() else "saved"
+
+    app.add_url_rule("/test-half-done", view_func=half_done, methods=["POST"])
+    client = app.test_client()
+    token = csrf_token_in(client.get("/login").get_data(as_text=True))
+    response = client.post("/test-half-done", data={"name": "", "csrf_token": token})
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "errors")
+    assert db.scalar(select(Organization).where(Organization.code == "half-done")) is None

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from accounts import sessions
 from accounts.models import ApiToken, User, UserSession
+from core.policy import OPERATOR
 from tests.conftest import TEST_PASSWORD, post_form
 from tests.support import csrf_token_in
 
@@ -62,8 +63,8 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_revives_neither(
     _, secret = create_token(db, target, name="script", days=30, read_only=False, actor=target)
     db.commit()
     login_as(target)
-    set_user_active(db, target, active=False, actor=None)
-    set_user_active(db, target, active=True, actor=None)
+    set_user_active(db, target, active=False, actor=OPERATOR)
+    set_user_active(db, target, active=True, actor=OPERATOR)
     db.commit()
     assert client.get("/api/v1/me").status_code == 401
     assert app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401

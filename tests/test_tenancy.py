@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import PermissionDenied, ValidationFailed
+from core.policy import OPERATOR
 from importers.operations import Meter, run_batch, start_batch
 from ipam import operations
 from ipam.errors import PrefixOverlap
@@ -34,9 +35,9 @@ def world(db: Session, create_org, create_user) -> dict[str, Any]:
     other = create_org(kind="carrier", code="other-carrier")
     allocator = create_org(kind="allocator", code="down-alloc")
     factory = create_org(kind="enterprise", code="factory")
-    block = add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=carrier)
-    (downstream,) = allocate_prefixes(db, block, AllocationRequest(40, kind="allocation"), holder=allocator, actor=None)
-    (site,) = allocate_prefixes(db, downstream, AllocationRequest(48), holder=factory, actor=None)
+    block = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
+    (downstream,) = allocate_prefixes(db, block, AllocationRequest(40, kind="allocation"), holder=allocator, actor=OPERATOR)
+    (site,) = allocate_prefixes(db, downstream, AllocationRequest(48), holder=factory, actor=OPERATOR)
     db.commit()
     return {
         "carrier": carrier, "other": other, "allocator": allocator, "factory": factory, "block": block,
@@ -79,10 +80,10 @@ def test_documentation_space_only_where_the_setting_allows_it(db: Session, creat
     operations.configure(operations.RegistryRules(allow_documentation=False))
     try:
         with pytest.raises(ValidationFailed):
-            add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=holder)
+            add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=holder)
     finally:
         operations.configure(operations.RegistryRules(allow_documentation=True))
-    assert add_prefix(db, "2001:db8::/32", actor=None, kind="aggregate", holder=holder)
+    assert add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=holder)
 
 
 def test_top_level_blocks_are_for_regulator_administrators_and_registries(db: Session, create_org, create_user) -> None:
@@ -150,20 +151,20 @@ def test_one_carriers_import_cannot_touch_another_carriers_blocks(
     db: Session, world: dict[str, Any], tmp_path: Any
 ) -> None:
     other = world["other"]
-    add_prefix(db, "2001:db9::/32", actor=None, kind="aggregate", holder=other)
+    add_prefix(db, "2001:db9::/32", actor=OPERATOR, kind="aggregate", holder=other)
     header = "地址段,使用单位名称\n"
     into_theirs = tmp_path / "theirs.csv"
     into_theirs.write_text(header + "2001:db8:ff00::/48,甲\n2001:db9:1::/48,乙\n", encoding="utf-8")
-    batch = start_batch(db, actor=None, carrier=other, path=into_theirs, file_name="t.csv", file_format="csv",
+    batch = start_batch(db, actor=OPERATOR, carrier=other, path=into_theirs, file_name="t.csv", file_format="csv",
                         allow_partial=True)  # fmt: skip
-    run_batch(db, batch, actor=None, meter=Meter(batch.size))
+    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
     assert (batch.created, batch.errors) == (1, 1)
     assert db.scalar(select(func.count()).select_from(Prefix).where(Prefix.network == "2001:db8:ff00::/48")) == 0
     empty = tmp_path / "empty.csv"
     empty.write_text(header + "2001:db9:2::/48,丙\n", encoding="utf-8")
-    snapshot = start_batch(db, actor=None, carrier=other, path=empty, file_name="s.csv", file_format="csv",
+    snapshot = start_batch(db, actor=OPERATOR, carrier=other, path=empty, file_name="s.csv", file_format="csv",
                            mode="snapshot")  # fmt: skip
-    run_batch(db, snapshot, actor=None, meter=Meter(snapshot.size))
+    run_batch(db, snapshot, actor=OPERATOR, meter=Meter(snapshot.size))
     assert db.get(Prefix, world["site"].id) is not None and db.get(Prefix, world["downstream"].id) is not None
 
 
@@ -178,17 +179,17 @@ def test_a_route_without_a_rule_is_refused_at_run_time(app: Flask, client: Flask
 
 def test_allocating_the_parents_own_length_is_a_field_error(db: Session, world: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        allocate_prefixes(db, world["block"], AllocationRequest(32), holder=world["carrier"], actor=None)
+        allocate_prefixes(db, world["block"], AllocationRequest(32), holder=world["carrier"], actor=OPERATOR)
     assert "length" in refused.value.fields
 
 
 def test_bulk_leaves_refuse_a_prefix_starting_at_the_previous_ones_last_address(
     db: Session, world: dict[str, Any]
 ) -> None:
-    parent = add_prefix(db, "10.0.0.0/16", actor=None, kind="aggregate", holder=world["carrier"])
+    parent = add_prefix(db, "10.0.0.0/16", actor=OPERATOR, kind="aggregate", holder=world["carrier"])
     before = db.scalar(select(func.count()).select_from(Prefix))
     with pytest.raises(PrefixOverlap):
-        bulk_add_leaves(db, parent, [parse_net("10.0.0.0/24"), parse_net("10.0.0.255/32")], actor=None,
+        bulk_add_leaves(db, parent, [parse_net("10.0.0.0/24"), parse_net("10.0.0.255/32")], actor=OPERATOR,
                         kind="assignment", holder=None)  # fmt: skip
     assert db.scalar(select(func.count()).select_from(Prefix)) == before
 
@@ -206,7 +207,7 @@ def test_a_command_that_fails_midway_leaves_the_database_unchanged(app: Flask, d
     from core.errors import DomainError
 
     with app.app_context(), pytest.raises(CommandError), unit_of_work() as session:
-        create_organization(session, actor=None, kind="carrier", code="midway", name="半途")
+        create_organization(session, actor=OPERATOR, kind="carrier", code="midway", name="半途")
         session.flush()
         raise DomainError("stopped halfway")
     assert db.scalar(select(Organization).where(Organization.code == "midway")) is None
@@ -215,20 +216,20 @@ def test_a_command_that_fails_midway_leaves_the_database_unchanged(app: Flask, d
 def test_an_import_job_that_fails_midway_changes_nothing(
     app: Flask, db: Session, world: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importers.operations
     from importers.models import ImportBatch
     from importers.tasks import execute
+    from ipam.changes import ChangeSet
 
     path = tmp_path / "book.csv"
     path.write_text("地址段,使用单位名称\n2001:db8:ff00::/48,甲\n", encoding="utf-8")
-    batch = start_batch(db, actor=None, carrier=world["carrier"], path=path, file_name="b.csv", file_format="csv")
+    batch = start_batch(db, actor=OPERATOR, carrier=world["carrier"], path=path, file_name="b.csv", file_format="csv")
     db.commit()
     before = db.scalar(select(func.count()).select_from(Prefix))
 
     def fail_after_loading(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the disk filled up while indexing")
 
-    monkeypatch.setattr(importers.operations, "_rebuild_free_space", fail_after_loading)
+    monkeypatch.setattr(ChangeSet, "_rebuild_free_space", fail_after_loading)
     with app.app_context():
         execute(batch.id, None)
     db.expire_all()

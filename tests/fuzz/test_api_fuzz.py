@@ -48,6 +48,7 @@ from app import create_app
 from core import migrate
 from core.demo import DemoContext, run_demo_loaders
 from core.extensions import db
+from core.policy import OPERATOR
 from importers.models import ImportBatch
 from ipam import operations as ipam_ops
 from ipam.models import Prefix
@@ -126,13 +127,13 @@ def _seed(app: Flask) -> tuple[dict[str, str], list[str]]:
         run_demo_loaders(session, DemoContext(passwords={u: "fuzz-password-1234" for u in [
             "demo-admin", "demo-regulator", "demo-carrier", "demo-allocator", "demo-enterprise"]}))  # fmt: skip
         orgs = {o.code: o for o in session.scalars(select(Organization))}
-        v4 = ipam_ops.add_prefix(session, "192.0.2.0/24", actor=None, kind="aggregate", holder=orgs["haixing"],
+        v4 = ipam_ops.add_prefix(session, "192.0.2.0/24", actor=OPERATOR, kind="aggregate", holder=orgs["haixing"],
                                  description="IPv4 示例", child_default_len=28)  # fmt: skip
         request = ipam_ops.AllocationRequest(28, 3, Strategy.FIRST_FIT, "assignment", "idc", "v4 客户")
-        ipam_ops.allocate_prefixes(session, v4, request, holder=orgs["jingu-zn"], actor=None)
-        ipam_ops.add_prefix(session, "2001:db8:8000::/36", actor=None, kind="aggregate", holder=orgs["haixing"],
+        ipam_ops.allocate_prefixes(session, v4, request, holder=orgs["jingu-zn"], actor=OPERATOR)
+        ipam_ops.add_prefix(session, "2001:db8:8000::/36", actor=OPERATOR, kind="aggregate", holder=orgs["haixing"],
                             description="海星第二块", default_strategy=Strategy.BEST_FIT.value)  # fmt: skip
-        ipam_ops.add_prefix(session, "2001:db8:8000::/48", actor=None, kind="assignment", holder=orgs["haihe-jm"],
+        ipam_ops.add_prefix(session, "2001:db8:8000::/48", actor=OPERATOR, kind="assignment", holder=orgs["haihe-jm"],
                             usage="enterprise-network", description="手工登记")  # fmt: skip
         tokens = {}
         for role, username in ROLES.items():

@@ -1,0 +1,144 @@
+"""The temporary tables of one import: the file's rows, staged for the planner, and the problems found.
+
+Both live in this connection's transaction and are dropped at its end: checking a file writes nothing else, so it
+never holds SQLite's write lock, and a failed import leaves nothing behind. (What the import changes in the
+registry waits in ipam's change set, ``ipam.changes``.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from core.db import bulk_insert, chunks
+from importers.holders import Holders
+from importers.models import ImportBatch, ImportProblem
+from importers.reading import Meter, read_records
+from importers.records import Problem
+from ipam import changes
+from ipam.models import to_key
+
+MAX_VALUE_LENGTH = 500
+STAGE_CHUNK = 20_000
+
+_temporary = MetaData()
+stage = Table(
+    "import_stage", _temporary,
+    Column("line", Integer), Column("family", SmallInteger), Column("start", LargeBinary(16)),
+    Column("prefix_len", SmallInteger), Column("kind", String(16)), Column("holder_id", Integer),
+    Column("usage", String(24)), Column("description", Text), Column("assigned_on", Date),
+    prefixes=["TEMPORARY"],
+)  # fmt: skip
+found_problems = Table(
+    "import_found_problem", _temporary,
+    Column("line", Integer), Column("sheet", String(100)), Column("column", String(32)),
+    Column("value", String(MAX_VALUE_LENGTH)), Column("message", String(300)), Column("params", Text),
+    Column("severity", String(8)),
+    prefixes=["TEMPORARY"],
+)  # fmt: skip
+TABLES = (stage, found_problems)
+
+
+def create_tables(session: Session) -> None:
+    connection = session.connection()
+    drop_tables(connection)
+    for table in TABLES:
+        table.create(connection)
+
+
+def drop_tables(connection: Any) -> None:
+    """This import's temporary tables, and the change set it planned."""
+    changes.drop_tables(connection)
+    for table in reversed(TABLES):
+        table.drop(connection, checkfirst=True)
+
+
+class ProblemWriter:
+    """Problems are kept as they are found, in chunks (a bad file may have a million), in a temporary table;
+    ``record_problems`` gives them to the batch when its result is recorded. Warnings are counted apart."""
+
+    columns = ("line", "sheet", "column", "value", "message", "params", "severity")
+
+    def __init__(self, session: Session) -> None:
+        self.session, self.pending = session, []
+        self.count = self.warnings = 0
+
+    def add(self, problem: Problem) -> None:
+        """Held until ``flush``: the caller flushes when the connection is free (not inside a COPY)."""
+        if problem.severity == "warning":
+            self.warnings += 1
+        else:
+            self.count += 1
+        params = json.dumps(dict(problem.params), ensure_ascii=False, default=str) if problem.params else None
+        self.pending.append((problem.line, problem.sheet, problem.column[:32], str(problem.value)[:MAX_VALUE_LENGTH],
+                             problem.message[:300], params, problem.severity))  # fmt: skip
+
+    def flush(self) -> None:
+        if self.pending:
+            self.session.execute(
+                insert(found_problems), [dict(zip(self.columns, row, strict=True)) for row in self.pending]
+            )
+            self.pending = []
+
+
+def record_problems(session: Session, batch: ImportBatch) -> None:
+    """Copy the problems the check found to the batch, in one statement."""
+    p = found_problems.c
+    params = p.params if session.get_bind().dialect.name != "postgresql" else func.cast(p.params, JSON)
+    source = select(bindparam("batch", batch.id, type_=Integer), p.line, p.sheet, p.column, p.value, p.message, params,
+                    p.severity)  # fmt: skip
+    columns = ["batch_id", "line", "sheet", "column", "value", "message", "params", "severity"]
+    session.execute(insert(ImportProblem.__table__).from_select(columns, source))
+
+
+def stage_file(session: Session, batch: ImportBatch, holders: Holders, problems: ProblemWriter,
+               counts: dict[str, int], meter: Meter) -> None:  # fmt: skip
+    """Read the batch's file into the staging table (problems aside, holders as placeholders), streamed."""
+    lines_with_problems: set[int] = set()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for item in read_records(Path(batch.stored_path or ""), batch.format, batch.sheet, meter):
+            meter.tick(1)
+            if isinstance(item, Problem):
+                problems.add(item)
+                if item.line not in lines_with_problems:
+                    lines_with_problems.add(item.line)
+                    counts["skipped"] += 1
+                continue
+            if batch.family is not None and item.prefix.family != batch.family:
+                counts["other_family"] += 1
+                continue
+            counts["rows"] += 1
+            holder = holders.placeholder(item)
+            description = item.description or item.netname
+            yield (item.line, item.prefix.family, to_key(item.prefix.start), item.prefix.length, item.kind, holder,
+                   item.usage, description[:2000] if description else None, item.registered)  # fmt: skip
+
+    columns = ["line", "family", "start", "prefix_len", "kind", "holder_id", "usage", "description", "assigned_on"]
+    # In chunks: PostgreSQL's COPY holds the connection, and problems are written between chunks.
+    for chunk in chunks(rows(), STAGE_CHUNK):
+        bulk_insert(session, stage, columns, chunk)
+        problems.flush()
+    counts["rows"] += counts["skipped"]
+    session.execute(text("CREATE INDEX ix_import_stage_key ON import_stage (family, start, prefix_len)"))
