@@ -649,7 +649,9 @@ def create_named_holders(session: Session, holders: Sequence[NamedHolder], *, ac
     ])  # fmt: skip
     ids: dict[str, int] = {}
     for chunk in chunks([h.code for h in holders], 500):
-        ids.update(session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all())
+        ids.update(
+            session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all()
+        )
     record_events(
         session, actor=actor, object_type="organization", summary=f"named by {named_by.code} in an import",
         events=[("organization.create", h.code, ids[h.code], {"name": [None, h.name], "verified": [None, False]})

@@ -112,9 +112,13 @@ def _registry(session: Session, holdings: list[Prefix], carrier: Organization) -
 
 def _staged_rows(session: Session, holders: Holders) -> Any:
     c = stage.c
-    statement = stage.select().with_only_columns(
-        c.line, c.family, c.start, c.prefix_len, c.kind, c.holder_id, c.usage, c.description, c.assigned_on
-    ).order_by(c.family, c.start, c.prefix_len, c.line)
+    statement = (
+        stage.select()
+        .with_only_columns(
+            c.line, c.family, c.start, c.prefix_len, c.kind, c.holder_id, c.usage, c.description, c.assigned_on
+        )
+        .order_by(c.family, c.start, c.prefix_len, c.line)
+    )
     # The organization id each placeholder stands for (the placeholder itself for holders still to create).
     ids = [spec.organization_id or -(index + 1) for index, spec in enumerate(holders.specs)]
     for line, family, start, length, kind, holder, usage, description, assigned_on in session.execute(
@@ -137,4 +141,3 @@ def _plain(value: Any) -> Any:
 def _sample(target: list[dict[str, Any]], **values: Any) -> None:
     if len(target) < PREVIEW_SAMPLES:
         target.append(values)
-

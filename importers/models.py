@@ -60,7 +60,6 @@ STATUS_LABELS = {
 }
 
 
-
 COUNTS = (
     "rows", "created", "updated", "unchanged", "removed", "skipped", "errors", "warnings", "holders_created",
     "other_family",

@@ -248,7 +248,10 @@ def _load(session: Session, batch: ImportBatch, checked: Checked, *, actor: Any,
     changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=f"import batch {batch.id}")
     finished = _finish(session, batch, "load", outcome, holders, actor=actor)
     holdings = queries.holdings_by_id(session, checked.holding_ids)
-    batch.details = {**(batch.details or {}), "fingerprint": _plain_json(queries.registry_fingerprint(session, holdings))}
+    batch.details = {
+        **(batch.details or {}),
+        "fingerprint": _plain_json(queries.registry_fingerprint(session, holdings)),
+    }
     return finished
 
 

@@ -101,7 +101,9 @@ class ChangeSet:
         self._touched: set[ParentKey] = set()  # parents whose children change
         self._touched_ids: set[int] = set()
         self._removed_ids: set[int] = set()
-        self._buffers: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in (creations, updates, removals, audits)}
+        self._buffers: dict[Table, list[tuple[Any, ...]]] = {
+            table: [] for table in (creations, updates, removals, audits)
+        }
         self._root = self.roots[0] if self.roots else None
         connection = session.connection()
         for table in TABLES:
@@ -213,7 +215,9 @@ class ChangeSet:
         session = self.session
         if session.get_bind().dialect.name != "postgresql":
             return
-        keys = [and_(Prefix.family == f, Prefix.start == to_key(s), Prefix.prefix_len == n) for f, s, n in self._touched]
+        keys = [
+            and_(Prefix.family == f, Prefix.start == to_key(s), Prefix.prefix_len == n) for f, s, n in self._touched
+        ]
         ids = set(self._touched_ids)
         for chunk in chunks(keys, 500):
             ids.update(session.scalars(select(Prefix.id).where(or_(*chunk))))
@@ -322,7 +326,9 @@ class ChangeSet:
         parents: dict[int, Prefix] = {}
         for family, start, length in self._touched:
             found = session.scalar(
-                select(Prefix).where(Prefix.family == family, Prefix.start == to_key(start), Prefix.prefix_len == length)
+                select(Prefix).where(
+                    Prefix.family == family, Prefix.start == to_key(start), Prefix.prefix_len == length
+                )
             )
             if found is not None:
                 parents[found.id] = found

@@ -59,7 +59,6 @@ class CidrType(TypeDecorator[str]):
         return None if value is None else str(value)
 
 
-
 class Prefix(Base):
     __tablename__ = "prefix"
     __table_args__ = (
@@ -67,9 +66,9 @@ class Prefix(Base):
         CheckConstraint("family IN (4, 6)", name="family"),
         CheckConstraint(one_of("kind", PrefixKind), name="kind"),
         CheckConstraint(one_of("status", PrefixStatus), name="status"),
-        CheckConstraint(one_of('usage', Usage, nullable=True), name="usage"),
+        CheckConstraint(one_of("usage", Usage, nullable=True), name="usage"),
         CheckConstraint(one_of("source", Source), name="source"),
-        CheckConstraint(one_of('default_strategy', Strategy, nullable=True), name="default_strategy"),
+        CheckConstraint(one_of("default_strategy", Strategy, nullable=True), name="default_strategy"),
         Index("ix_prefix_parent_id_start", "parent_id", "start"),
         Index("ix_prefix_parent_id_prefix_len", "parent_id", "prefix_len"),
     )

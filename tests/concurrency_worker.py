@@ -25,7 +25,9 @@ def allocate_many(
                 with db.session_scope() as session:
                     parent = get_prefix(session, parse_net(parent_network))
                     assert parent is not None
-                    allocate_prefixes(session, parent, AllocationRequest(length, 1, strategy), holder=None, actor=OPERATOR)
+                    allocate_prefixes(
+                        session, parent, AllocationRequest(length, 1, strategy), holder=None, actor=OPERATOR
+                    )
                 allocated += 1
             except SpaceExhausted:
                 exhausted += 1

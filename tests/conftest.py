@@ -117,7 +117,12 @@ def create_org(db: Session) -> Callable[..., Organization]:
     def create(kind: str = "enterprise", code: str | None = None, **values: Any) -> Organization:
         n = next(counter)
         org = operations.create_organization(
-            db, actor=OPERATOR, kind=kind, code=code or f"{kind[:3]}-{n}", name=values.pop("name", f"测试单位{n}"), **values
+            db,
+            actor=OPERATOR,
+            kind=kind,
+            code=code or f"{kind[:3]}-{n}",
+            name=values.pop("name", f"测试单位{n}"),
+            **values,
         )
         db.flush()
         return org

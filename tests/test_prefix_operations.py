@@ -127,7 +127,10 @@ def test_kinds_nest_left_to_right(db: Session, aggregate: Prefix, carrier) -> No
     with pytest.raises(NestingViolation):
         add_prefix(db, "2001:db8::/40", actor=OPERATOR, kind="subnet", holder=carrier)  # would contain the site
     lower_tier = add_prefix(db, "2001:db8:100::/40", actor=OPERATOR, kind="allocation", holder=carrier)
-    assert add_prefix(db, "2001:db8:100::/44", actor=OPERATOR, kind="allocation", holder=carrier).parent_id == lower_tier.id
+    assert (
+        add_prefix(db, "2001:db8:100::/44", actor=OPERATOR, kind="allocation", holder=carrier).parent_id
+        == lower_tier.id
+    )
     assert site.parent_id == aggregate.id
 
 

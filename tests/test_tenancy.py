@@ -36,7 +36,9 @@ def world(db: Session, create_org, create_user) -> dict[str, Any]:
     allocator = create_org(kind="allocator", code="down-alloc")
     factory = create_org(kind="enterprise", code="factory")
     block = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=carrier)
-    (downstream,) = allocate_prefixes(db, block, AllocationRequest(40, kind="allocation"), holder=allocator, actor=OPERATOR)
+    (downstream,) = allocate_prefixes(
+        db, block, AllocationRequest(40, kind="allocation"), holder=allocator, actor=OPERATOR
+    )
     (site,) = allocate_prefixes(db, downstream, AllocationRequest(48), holder=factory, actor=OPERATOR)
     db.commit()
     return {
