@@ -5,7 +5,6 @@ read it. Operations take the session and the acting user, flush, and leave the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -15,8 +14,9 @@ from accounts.audit import record_event, snapshot
 from accounts.models import User
 from core import policy
 from core.db import utcnow
-from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.errors import ValidationFailed
 from core.messages import message as _l
+from core.workflow import Transition, Workflow, apply_transition
 from ipam import operations
 from ipam.choices import ClaimStatus, PrefixKind
 from ipam.models import PrefixClaim
@@ -32,30 +32,26 @@ class ClaimAction(StrEnum):
     WITHDRAW = "withdraw"
 
 
-@dataclass(frozen=True)
-class Transition:
-    to: ClaimStatus
-    allowed: policy.Action  # asked of the actor with the claim's claimant (withdraw) or the claim
-
-
-# (state, action) -> transition. Anything not here is refused.
-TRANSITIONS: dict[tuple[ClaimStatus, ClaimAction], Transition] = {
-    (ClaimStatus.PENDING, ClaimAction.CONFIRM): Transition(ClaimStatus.CONFIRMED, Action.DECIDE_CLAIM),
-    (ClaimStatus.PENDING, ClaimAction.REJECT): Transition(ClaimStatus.REJECTED, Action.DECIDE_CLAIM),
-    (ClaimStatus.PENDING, ClaimAction.WITHDRAW): Transition(ClaimStatus.WITHDRAWN, Action.CLAIM_PREFIX),
-}
-
-
-class IllegalTransition(Conflict):
-    code = "illegal_transition"
+S = ClaimStatus
+# The claim's workflow on the shared engine: anything not in the table is refused.
+CLAIMS = Workflow(
+    PrefixClaim,
+    object_type="prefix_claim",
+    states=ClaimStatus,
+    audit=record_event,
+    organization_of=lambda claim: claim.claimant_id,
+    subject_of=lambda claim: claim.claimant,
+    transitions=[
+        Transition(S.PENDING, ClaimAction.CONFIRM, S.CONFIRMED, Action.DECIDE_CLAIM, "claim.confirm"),
+        Transition(S.PENDING, ClaimAction.REJECT, S.REJECTED, Action.DECIDE_CLAIM, "claim.reject"),
+        Transition(S.PENDING, ClaimAction.WITHDRAW, S.WITHDRAWN, Action.CLAIM_PREFIX, "claim.withdraw"),
+    ],
+)  # fmt: skip
 
 
 def available_actions(claim: PrefixClaim, user: User | None) -> list[ClaimAction]:
     """What ``user`` may do with the claim now, in the table's order."""
-    return [
-        action for (state, action), step in TRANSITIONS.items()
-        if state is claim.status_enum and policy.can(user, step.allowed, claim.claimant)
-    ]  # fmt: skip
+    return [ClaimAction(t.action) for t in CLAIMS.available(claim, user)]
 
 
 def claim_prefix(session: Session, prefix: str, *, kind: str, reason: str, actor: User) -> PrefixClaim:
@@ -94,21 +90,16 @@ def decide_claim(
 ) -> PrefixClaim:
     """Move the claim along the table. Confirming registers the block for the claimant (every registry rule
     applies; a block that overlaps others' is refused here, to the administrator)."""
-    step = TRANSITIONS.get((claim.status_enum, action))
-    if step is None:
-        raise IllegalTransition(_l("A claim that is %(status)s cannot be changed.", status=claim.status_enum.label))
-    if not policy.can(actor, step.allowed, claim.claimant):
-        raise PermissionDenied(_l("You do not have permission to do that."))
-    before = snapshot(claim)
+    CLAIMS.check(claim, action, actor=actor)
+    prefix_id = claim.prefix_id
     if action is ClaimAction.CONFIRM:
         created = operations.add_prefix(session, claim.network, actor=actor, kind=claim.kind, holder=claim.claimant,
                                         description=claim.reason)  # fmt: skip
-        claim.prefix_id = created.id
-    claim.status, claim.decided_at = step.to.value, utcnow()
-    claim.decided_by_id = actor.id if actor is not None else None
-    claim.decision_note = (note or "").strip()[:2000] or None
-    session.flush()
-    _audit(session, actor, f"claim.{action.value}", claim, before=before, after=snapshot(claim))
+        prefix_id = created.id
+    decision = {"decided_at": utcnow(), "decided_by_id": actor.id if actor is not None else None,
+                "decision_note": (note or "").strip()[:2000] or None, "prefix_id": prefix_id}  # fmt: skip
+    apply_transition(session, claim, action, actor=actor, comment=claim.network, values=decision,
+                     audit_data={"decision_note": decision["decision_note"], "prefix_id": prefix_id})  # fmt: skip
     return claim
 
 

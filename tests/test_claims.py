@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from accounts.models import AuditEvent
 from core.errors import PermissionDenied, ValidationFailed
 from core.policy import OPERATOR
+from core.workflow import IllegalTransition
 from ipam.choices import ClaimStatus
-from ipam.claims import TRANSITIONS, ClaimAction, IllegalTransition, available_actions, claim_prefix, decide_claim
+from ipam.claims import CLAIMS, ClaimAction, available_actions, claim_prefix, decide_claim
 from ipam.errors import PrefixOverlap
 from ipam.models import Prefix, PrefixClaim
 from ipam.operations import add_prefix
@@ -72,8 +73,8 @@ def test_only_administrators_decide_and_only_the_claimant_withdraws(db: Session,
 
 
 def test_every_finished_state_is_final() -> None:
-    assert {state for state, _ in TRANSITIONS} == {ClaimStatus.PENDING}
-    assert {step.to for step in TRANSITIONS.values()} == {ClaimStatus.CONFIRMED, ClaimStatus.REJECTED,
+    assert {t.source for t in CLAIMS.transitions} == {ClaimStatus.PENDING}
+    assert {t.target for t in CLAIMS.transitions} == {ClaimStatus.CONFIRMED, ClaimStatus.REJECTED,
                                                           ClaimStatus.WITHDRAWN}  # fmt: skip
 
 
