@@ -55,7 +55,7 @@ class Message:
     def __hash__(self) -> int:
         return hash(self.template)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it through __init__ (slots are read-only)
         return Message, (self.template, dict(self.params))
 
     def as_stored(self) -> tuple[str, dict[str, Any]]:

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask_babel import lazy_gettext as _l
-
 from core.errors import PermissionDenied
+from core.messages import message as _l
 
 
 class Actor(Protocol):

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import policy
 from core.errors import Conflict, Message
+from core.messages import message as _l
 
 
 class IllegalTransition(Conflict):

@@ -94,7 +94,10 @@ def _run_with_progress(batch_id: int, size: int, *, show: bool) -> None:
         def report(meter: Meter) -> None:
             phase = _(PHASES.get(meter.phase, meter.phase))
             bar.label = _(
-                "%(phase)s %(rows)s rows %(rate)s rows/s", phase=phase, rows=f"{meter.rows:>10,}", rate=f"{meter.rate:>9,.0f}"
+                "%(phase)s %(rows)s rows %(rate)s rows/s",
+                phase=phase,
+                rows=f"{meter.rows:>10,}",
+                rate=f"{meter.rate:>9,.0f}",
             )
             step = int(meter.fraction * size) - seen["bytes"]
             if step > 0:
@@ -139,7 +142,9 @@ def _print_summary(report: dict[str, Any]) -> None:
         else N_("import %(id)s: %(file)s (%(format)s, %(mode)s) -> %(status)s")
     )
     status = STATUS_LABELS[BatchStatus(report["status"])]
-    click.echo(_(headline, id=report["id"], file=report["file"], format=report["format"], mode=report["mode"], status=status))
+    click.echo(
+        _(headline, id=report["id"], file=report["file"], format=report["format"], mode=report["mode"], status=status)
+    )
     if report["message"]:
         click.echo(f"  {report['message']}")
     if report["same_content_as"]:
@@ -205,7 +210,9 @@ def sweep_command(as_json: bool) -> None:
 def _report_sweep(counts: dict[str, int]) -> None:
     summary = _(
         "imports: %(failed)d failed (worker gone), %(requeued)d queued again, %(deleted)d expired uploads deleted",
-        failed=counts["failed"], requeued=counts["requeued"], deleted=counts["deleted"],
+        failed=counts["failed"],
+        requeued=counts["requeued"],
+        deleted=counts["deleted"],
     )
     click.echo(summary, err=True)
 

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from accounts.models import Organization
 from core import policy
 from core.db import utcnow
 from core.errors import ValidationFailed
+from core.messages import message as _l
 from core.web import CHINA_TIME
 from core.workflow import apply_transition
 from importers import queries, staging

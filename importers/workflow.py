@@ -16,11 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
-
 from accounts.audit import record_event
 from core.errors import Message
 from core.messages import N_
+from core.messages import message as _l
 from core.workflow import Transition, Workflow
 from importers.models import BatchStatus, ImportBatch
 from importers.permissions import Action

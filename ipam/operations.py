@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,7 +21,9 @@ from accounts.audit import record_event, snapshot
 from accounts.models import Organization, User
 from core import policy
 from core.db import utcnow
-from core.errors import Message, PermissionDenied, ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
+from core.messages import Message
+from core.messages import message as _l
 from ipam import freespace, rules
 from ipam.choices import PrefixKind, PrefixStatus, Source, Usage
 from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted, SpaceTaken
