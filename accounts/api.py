@@ -47,10 +47,7 @@ class Organizations(MethodView):
         """Organizations (regulators only), filtered by text and kind."""
         policy.require(current_user, Action.LIST_ORGANIZATIONS)
         page = paginate(db.session, queries.organization_list(args["q"], args["kind"]), args["page"], args["per_page"])
-        return {
-            "items": [org for org, _count in page.items],
-            "meta": {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages},
-        }
+        return {"items": [org for org, _count in page.items], "meta": page}
 
 
 @blp.route("/organizations/<code>")

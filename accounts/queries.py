@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ScalarSelect, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from accounts.models import ApiToken, AuditEvent, LoginThrottle, Organization, User
 from accounts.validators import normalize_code
@@ -151,7 +151,13 @@ def user_by_username(session: Session, username: str) -> User | None:
 
 
 def user_list(q: str | None = None) -> Select[tuple[User]]:
-    stmt = select(User).join(User.organization).order_by(Organization.code, User.username)
+    # The join that sorts and filters by organization also fills each user's organization (no second join).
+    stmt = (
+        select(User)
+        .join(User.organization)
+        .options(contains_eager(User.organization))
+        .order_by(Organization.code, User.username)
+    )
     if q:
         pattern = f"%{q.strip()}%"
         stmt = stmt.where(

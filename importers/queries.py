@@ -7,15 +7,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from accounts.choices import OrgKind
 from accounts.models import Organization, User
 from accounts.permissions import Action
+from accounts.queries import organization_for_field
 from core import policy
 from core.db import chunks
+from core.errors import ValidationFailed
 from importers.models import BatchStatus, HolderReference, ImportBatch, ImportProblem
+from importers.permissions import Action as ImportAction
 from importers.plan import Attributes, Existing
 from importers.records import N_, UnreadableFile
 from ipam.choices import PrefixKind
@@ -28,10 +32,22 @@ CHUNK = 20_000
 
 
 def visible_batches(user: User) -> Select[tuple[ImportBatch]]:
-    statement = select(ImportBatch).order_by(ImportBatch.id.desc())
+    """Batches ``user`` may see, newest first, with their carrier; lists show no actor, so none is joined."""
+    statement = select(ImportBatch).options(raiseload(ImportBatch.actor)).order_by(ImportBatch.id.desc())
     if policy.can(user, Action.OVERSEE_ALL):
         return statement
     return statement.where(ImportBatch.carrier_id == user.organization_id)
+
+
+def carrier_for(session: Session, user: User, code: str | None, field: str = "carrier") -> Organization:
+    """The organization an upload imports for: carriers import for their own, regulator administrators name one
+    by its code in ``field``."""
+    if not policy.can(user, ImportAction.IMPORT_FOR_OTHERS):
+        return user.organization
+    org = organization_for_field(session, code, field) if code and code.strip() else None
+    if org is None:
+        raise ValidationFailed.on(field, _l("Name the importing organization."))
+    return org
 
 
 def _problems(batch: ImportBatch) -> Select[tuple[ImportProblem]]:

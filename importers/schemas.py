@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.api import PageMetaSchema
 from importers.models import Format, Mode
 from importers.records import render
 
@@ -49,9 +50,14 @@ class ImportBatchSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     details = fields.Dict(allow_none=True)
     problems = fields.List(fields.Nested(ProblemSchema))
-    problems_total = fields.Integer()
+    problems_total = fields.Integer(attribute="errors")
 
 
 class ImportBatchSummarySchema(ImportBatchSchema):
     class Meta:
         exclude = ("problems", "details")
+
+
+class ImportBatchPageSchema(Schema):
+    items = fields.List(fields.Nested(ImportBatchSummarySchema))
+    meta = fields.Nested(PageMetaSchema)

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
-from accounts import queries as account_queries
-from accounts.models import Organization, User
+from accounts.models import Organization
 from core import policy
-from core.errors import DomainError
 from core.extensions import db
 from core.security import allow
 from core.web import accepts_upload, csv_response, page_number, paginate, run_form_operation
 from core.workflow import IllegalTransition
 from importers import queries
-from importers.formats import detect_format
 from importers.forms import FORMAT_LABELS, UploadForm
-from importers.models import ImportBatch, Mode
-from importers.operations import UploadLimits, check_upload_quota, confirm_batch, run_batch_again, start_batch
+from importers.models import ImportBatch
+from importers.operations import confirm_batch, run_batch_again
 from importers.permissions import Action
-from importers.records import UnreadableFile, render
+from importers.records import render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
 from importers.tasks import enqueue_after_commit, read_progress
+from importers.uploads import queue_import
 from importers.workflow import offered
 from ipam.models import Prefix
 
@@ -47,71 +40,6 @@ def load_batch(batch_id: int) -> ImportBatch:
     return batch
 
 
-def store_upload(upload: FileStorage) -> tuple[Path, str]:
-    """Keep the upload where the worker reads it; the stored name never comes from the client."""
-    # The name is shown and stored as the client gave it, less any path and control characters (a NUL byte
-    # cannot be stored in PostgreSQL text).
-    given = "".join(ch for ch in (upload.filename or "") if ch.isprintable())
-    name = given.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200] or "upload"
-    directory = Path(current_app.config["IMPORT_DIR"])
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{uuid.uuid4().hex}-{secure_filename(name) or 'upload'}"
-    upload.save(path)
-    return path, name
-
-
-def queue_import(user: User, carrier: Organization, upload: FileStorage, options: dict[str, Any]) -> ImportBatch:
-    """Store the upload, record the batch and queue it once the request commits (the operation behind the form
-    and the API). The organization's upload quota is checked before anything is stored."""
-    check_upload_quota(db.session, carrier, _size(upload), upload_limits())
-    path, name = store_upload(upload)
-    try:
-        file_format = options.get("format") or detect_format(path, name)
-    except UnreadableFile as exc:
-        path.unlink(missing_ok=True)
-        from core.errors import ValidationFailed
-
-        raise ValidationFailed.on("format", exc.text()) from None
-    try:
-        batch = start_batch(
-            db.session, actor=user, carrier=carrier, path=path, file_name=name, file_format=file_format,
-            mode=options.get("mode") or Mode.DELTA.value, dry_run=bool(options.get("dry_run")),
-            allow_partial=bool(options.get("allow_partial")), sheet=options.get("sheet") or None,
-            family=int(options["family"]) if options.get("family") else None,
-        )  # fmt: skip
-    except DomainError:
-        path.unlink(missing_ok=True)
-        raise
-    enqueue_after_commit(db.session, batch, user)
-    return batch
-
-
-def upload_limits() -> UploadLimits:
-    config = current_app.config
-    return UploadLimits(per_day=config["IMPORT_DAILY_UPLOADS"], pending_bytes=config["IMPORT_PENDING_MEGABYTES"] << 20,
-                        directory=Path(config["IMPORT_DIR"]))  # fmt: skip
-
-
-def _size(upload: FileStorage) -> int:
-    stream = upload.stream
-    position = stream.tell()
-    size = stream.seek(0, 2)
-    stream.seek(position)
-    return size
-
-
-def carrier_for(code: str | None, field: str = "carrier") -> Organization:
-    """Carriers import for their own organization; regulator administrators name one."""
-    if not policy.can(current_user, Action.IMPORT_FOR_OTHERS):
-        return current_user.organization
-    from core.errors import ValidationFailed
-
-    org = account_queries.organization_for_field(db.session, code, field) if code and code.strip() else None
-    if org is None:
-        raise ValidationFailed.on(field, _("Name the importing organization."))
-    return org
-
-
 @bp.route("", methods=["GET", "POST"])
 @allow(VIEW)
 @accepts_upload
@@ -120,10 +48,10 @@ def import_list() -> str | Response:
     if form is not None and form.validate_on_submit():
 
         def upload() -> ImportBatch:
-            carrier = carrier_for(form.carrier.data)
+            carrier = queries.carrier_for(db.session, current_user, form.carrier.data)
             options = {"format": form.format.data, "mode": form.mode.data, "dry_run": True,
                        "allow_partial": form.allow_partial.data, "sheet": form.sheet.data, "family": form.family.data}  # fmt: skip
-            return queue_import(current_user, carrier, form.file.data, options)
+            return queue_import(db.session, form.file.data, options, carrier=carrier, actor=current_user)
 
         batch = run_form_operation(form, upload)
         if batch is not None:

@@ -379,11 +379,13 @@ def test_api_post_and_get(client: Any, db: Session, carrier: Organization, creat
     data = csv_rows(["2001:db8:1::/48,甲,,指派,,,,", "bad,乙,,指派,,,,"]).encode()
     response = client.post("/api/v1/imports", headers=headers, content_type="multipart/form-data",
                            data={"file": (io.BytesIO(data), "book.csv"), "allow_partial": "true"})  # fmt: skip
-    assert response.status_code in (201, 202), response.get_data(as_text=True)
-    body = response.get_json()
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "queued"  # the job starts once the request has committed
+    fetched = client.get(f"/api/v1/imports/{response.get_json()['id']}", headers=headers)
+    assert fetched.status_code == 200
+    body = fetched.get_json()
     assert body["status"] == "loaded" and body["counts"]["created"] == 1 and body["problems"][0]["line"] == 3
-    fetched = client.get(f"/api/v1/imports/{body['id']}", headers=headers)
-    assert fetched.status_code == 200 and fetched.get_json()["problems_total"] == 1
+    assert body["problems_total"] == 1
     missing = client.post("/api/v1/imports", headers=headers, content_type="multipart/form-data", data={})
     assert missing.status_code == 422 and missing.get_json()["error"]["code"]
 
@@ -400,6 +402,30 @@ def test_api_tenancy(client: Any, db: Session, carrier: Organization, create_use
     db.commit()
     response = client.get(f"/api/v1/imports/{batch.id}", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 404
+
+
+def test_api_lists_imports_newest_first_a_page_at_a_time(
+    client: Any, db: Session, carrier: Organization, create_user: Callable[..., Any]
+) -> None:
+    from accounts.operations import create_token
+
+    path = Path(client.application.config["IMPORT_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    file = write(path, "x.csv", csv_rows(["2001:db8:1::/48,甲,,指派,,,,", "bad,乙,,指派,,,,"]))
+    batches = [run_import(db, carrier, file, "csv", dry_run=True, allow_partial=True) for _ in range(3)]
+    own, other = create_user(role="carrier", organization=carrier), create_user(role="carrier")
+    secrets = {u.id: create_token(db, u, actor=u, name="t", days=30, read_only=True)[1] for u in (own, other)}
+    db.commit()
+
+    def listed(user: Any, query: str = "") -> Any:
+        return client.get(f"/api/v1/imports?{query}", headers={"Authorization": f"Bearer {secrets[user.id]}"})
+
+    first, second = listed(own, "per_page=2").get_json(), listed(own, "per_page=2&page=2").get_json()
+    assert [b["id"] for b in first["items"] + second["items"]] == [b.id for b in reversed(batches)]
+    assert first["meta"] == {"page": 1, "per_page": 2, "total": 3, "pages": 2}
+    assert first["items"][0]["problems_total"] == 1 and "problems" not in first["items"][0]
+    assert listed(other).get_json()["items"] == []
+    assert listed(own, "per_page=100000").status_code == 422
 
 
 # -- two carriers at once ----------------------------------------------------------------------------------------
@@ -524,7 +550,8 @@ def test_regulator_admins_import_for_a_named_carrier_and_enterprises_cannot(
     unnamed = post("regulator-admin")
     assert unnamed.status_code == 422 and "carrier" in unnamed.get_json()["error"]["fields"]
     response = post("regulator-admin", carrier="cmcc-tj", dry_run="true")
-    assert response.status_code in (201, 202) and response.get_json()["status"] == "previewed"
+    assert response.status_code == 202 and response.get_json()["carrier"] == "cmcc-tj"
+    assert db.get(ImportBatch, response.get_json()["id"]).status == "previewed"  # the job ran after the commit
     assert get_prefix(db, parse_net("2001:db8:1::/48")) is None
 
 
