@@ -63,7 +63,10 @@ def prefix_list() -> str | Response:
     holder = request.args.get("holder", "").strip()[:32] or None
     filtering = bool(kind or usage or holder)
     flt = queries.PrefixFilter(
-        kind=kind, usage=usage, holder=holder, top_level=not filtering and policy.can(current_user, AccountAction.OVERSEE_ALL)
+        kind=kind,
+        usage=usage,
+        holder=holder,
+        top_level=not filtering and policy.can(current_user, AccountAction.OVERSEE_ALL),
     )
     items, after = _page_of(queries.filtered(current_user, flt, db.session))
     return render_template(
@@ -88,9 +91,7 @@ def prefix_detail(prefix_id: int) -> str:
     return render_template(
         "ipam/prefix_detail.html",
         prefix=prefix,
-        path=[
-            a for a in queries.ancestors(db.session, prefix) if policy.can(current_user, Action.VIEW_PREFIX, a)
-        ],
+        path=[a for a in queries.ancestors(db.session, prefix) if policy.can(current_user, Action.VIEW_PREFIX, a)],
         children=children,
         after=after,
         child_usage=queries.utilizations(db.session, children),
@@ -128,9 +129,7 @@ def space_map(prefix_id: int) -> str:
     length = max(prefix.prefix_len, min(length, prefix.width, prefix.prefix_len + 12))
     # The map shows where the holder's customers sit: only for those who may see the block's layout.
     cells = (
-        queries.space_map(db.session, prefix, length)
-        if policy.can(current_user, Action.VIEW_LAYOUT, prefix)
-        else None
+        queries.space_map(db.session, prefix, length) if policy.can(current_user, Action.VIEW_LAYOUT, prefix) else None
     )
     lengths = list(range(prefix.prefix_len + 1, min(prefix.width, prefix.prefix_len + 12) + 1))
     return render_template("ipam/space_map.html", prefix=prefix, cells=cells, length=length, lengths=lengths,
