@@ -361,7 +361,7 @@ def _sign_in_with_directory(
         session.add(user)
         session.flush()
         record_event(
-            session, actor=None, action="user.create", object_type="user", object_id=user.username,
+            session, actor=DIRECTORY, action="user.create", object_type="user", object_id=user.username,
             organization_id=organization.id, after=snapshot(user), summary="from the directory",
         )  # fmt: skip
     else:
@@ -380,7 +380,7 @@ def _follow_directory(session: Session, user: User, account: ldap.DirectoryAccou
     session.flush()
     if snapshot(user) != before:
         record_event(
-            session, actor=None, action="user.update", object_type="user", object_id=user.username,
+            session, actor=DIRECTORY, action="user.update", object_type="user", object_id=user.username,
             organization_id=user.organization_id, before=before, after=snapshot(user), summary="from the directory",
         )  # fmt: skip
 
@@ -555,7 +555,7 @@ def end_session(session: Session, secret: str) -> None:
 
 def end_user_sessions(session: Session, user: User, *, actor: User | None, reason: str, keep: str | None = None) -> int:
     """End every session of ``user`` (but the one whose secret is ``keep``); returns how many ended."""
-    if actor is not None and actor.id != user.id:
+    if actor is None or actor.id != user.id:
         policy.require(actor, Action.MANAGE_USERS)
     kept = sessions.secret_key(keep) if keep else None
     keys = [record.key for record in sessions.store().of_user(session, user.id) if record.key != kept]

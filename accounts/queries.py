@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from accounts.models import ApiToken, AuditEvent, LoginThrottle, Organization, User
 from accounts.validators import normalize_code
 from core.errors import ValidationFailed
+from core.messages import message as _l
 
 
 @dataclass(frozen=True)

@@ -317,13 +317,8 @@ def user_create() -> str | Response:
 
 
 def _create_user_from_form(form: UserCreateForm) -> User:
-    from core.errors import ValidationFailed
-
-    org = queries.organization_by_code(db.session, (form.organization.data or "").strip())
-    if org is None:
-        raise ValidationFailed.on(
-            "organization", _("No organization has the code %(code)s.", code=form.organization.data)
-        )
+    org = queries.organization_for_field(db.session, form.organization.data, "organization")
+    assert org is not None  # the field is required
     return operations.create_user(
         db.session, actor=current_user, username=form.username.data or "", organization=org, role=form.role.data or "",
         display_name=form.display_name.data or None, email=form.email.data or None, password=form.password.data,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, LargeBinary, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +55,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+# Tables of one transaction's work (an import's staging, a change set): created on the connection, never migrated.
+_temporary = MetaData()
+
+
+def temporary_table(name: str, *columns: Any) -> Any:
+    return Table(name, _temporary, *columns, prefixes=["TEMPORARY"])
+
+
+def recreate_tables(connection: Connection, tables: Iterable[Any]) -> None:
+    """Empty temporary ``tables`` on this connection (dropping any a failed run left)."""
+    drop_tables(connection, tables)
+    for table in tables:
+        table.create(connection)
+
+
+def drop_tables(connection: Connection, tables: Iterable[Any]) -> None:
+    for table in reversed(list(tables)):
+        table.drop(connection, checkfirst=True)
 
 
 def one_of(column: str, values: type[Enum], *, nullable: bool = False) -> str:

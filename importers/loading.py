@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Organization
@@ -102,8 +103,7 @@ def _remove(changes: ChangeSet, event: Remove, outcome: Outcome) -> None:
 
 def _registry(session: Session, holdings: list[Prefix], carrier: Organization) -> Any:
     in_file = (
-        stage.select()
-        .with_only_columns(stage.c.line)
+        select(stage.c.line)
         .where(stage.c.family == Prefix.family, stage.c.start == Prefix.start, stage.c.prefix_len == Prefix.prefix_len)
         .exists()
     )

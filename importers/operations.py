@@ -239,11 +239,11 @@ def record_batch(session: Session, batch: ImportBatch, checked: Checked, *, acto
 
 
 def _load(session: Session, batch: ImportBatch, checked: Checked, *, actor: Any, meter: Meter) -> ImportBatch:
-    outcome, holders, changes = checked.outcome, checked.holders, checked.changes
-    assert holders is not None and changes is not None
+    outcome, holders = checked.outcome, checked.holders
+    assert holders is not None and checked.changes is not None
+    changes = checked.changes.continue_in(session)
     meter.set_phase("loading")
     changes.resolve_holders(holders.create_unknown(session, batch.carrier, actor))
-    outcome.counts["holders_created"] = len(holders.new)
     meter.set_phase("indexing")
     changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=f"import batch {batch.id}")
     finished = _finish(session, batch, "load", outcome, holders, actor=actor)

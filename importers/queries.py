@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, raiseload
 
@@ -18,6 +17,7 @@ from accounts.queries import organization_for_field
 from core import policy
 from core.db import chunks
 from core.errors import ValidationFailed
+from core.messages import message as _l
 from importers.models import BatchStatus, HolderReference, ImportBatch, ImportProblem
 from importers.permissions import Action as ImportAction
 from importers.plan import Attributes, Existing

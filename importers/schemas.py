@@ -51,11 +51,16 @@ class ImportBatchSchema(Schema):
     details = fields.Dict(allow_none=True)
     problems = fields.List(fields.Nested(ProblemSchema))
     problems_total = fields.Integer(attribute="errors")
+    warnings = fields.Integer()
+    next_batch = fields.Integer(attribute="next_batch_id", allow_none=True,
+                                metadata={"description": "The batch that continued this one (confirmed, run again)."})  # fmt: skip
+    actions = fields.List(fields.String(), metadata={"description": "What the caller may do with it now: "
+                                                     "POST /api/v1/imports/{id}/{action}"})  # fmt: skip
 
 
 class ImportBatchSummarySchema(ImportBatchSchema):
     class Meta:
-        exclude = ("problems", "details")
+        exclude = ("problems", "details", "actions")
 
 
 class ImportBatchPageSchema(Schema):

@@ -18,10 +18,8 @@ from sqlalchemy import (
     Date,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
-    Table,
     Text,
     bindparam,
     func,
@@ -31,7 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.db import bulk_insert, chunks
+from core import db as core_db
+from core.db import bulk_insert, chunks, recreate_tables, temporary_table
 from importers.holders import Holders
 from importers.models import ImportBatch, ImportProblem
 from importers.reading import Meter, read_records
@@ -42,36 +41,31 @@ from ipam.models import to_key
 MAX_VALUE_LENGTH = 500
 STAGE_CHUNK = 20_000
 
-_temporary = MetaData()
-stage = Table(
-    "import_stage", _temporary,
+stage = temporary_table(
+    "import_stage",
     Column("line", Integer), Column("family", SmallInteger), Column("start", LargeBinary(16)),
     Column("prefix_len", SmallInteger), Column("kind", String(16)), Column("holder_id", Integer),
     Column("usage", String(24)), Column("description", Text), Column("assigned_on", Date),
-    prefixes=["TEMPORARY"],
 )  # fmt: skip
-found_problems = Table(
-    "import_found_problem", _temporary,
+found_problems = temporary_table(
+    "import_found_problem",
     Column("line", Integer), Column("sheet", String(100)), Column("column", String(32)),
     Column("value", String(MAX_VALUE_LENGTH)), Column("message", String(300)), Column("params", Text),
     Column("severity", String(8)),
-    prefixes=["TEMPORARY"],
 )  # fmt: skip
 TABLES = (stage, found_problems)
 
 
 def create_tables(session: Session) -> None:
     connection = session.connection()
-    drop_tables(connection)
-    for table in TABLES:
-        table.create(connection)
+    changes.drop_tables(connection)  # a change set a failed run on this connection left
+    recreate_tables(connection, TABLES)
 
 
 def drop_tables(connection: Any) -> None:
     """This import's temporary tables, and the change set it planned."""
     changes.drop_tables(connection)
-    for table in reversed(TABLES):
-        table.drop(connection, checkfirst=True)
+    core_db.drop_tables(connection, TABLES)
 
 
 class ProblemWriter:

@@ -37,7 +37,16 @@ from core.extensions import db
 from core.workflow import IllegalTransition
 from importers import staging
 from importers.models import BatchStatus, ImportBatch
-from importers.operations import Meter, check_batch, fail_batch, record_batch, start_running, stop_batch
+from importers.operations import (
+    Meter,
+    check_batch,
+    confirm_batch,
+    fail_batch,
+    record_batch,
+    run_batch_again,
+    start_running,
+    stop_batch,
+)
 from importers.permissions import IMPORT_WORKER
 from importers.records import N_
 from importers.workflow import WORKER_STOPPED
@@ -69,6 +78,15 @@ def init_app(app: Flask) -> None:
 
     app.extensions["import_queue"] = queue
     app.extensions["import_task"] = run_import
+
+
+def continue_batch(session: Session, earlier: ImportBatch, action: str, *, actor: Any) -> ImportBatch:
+    """Confirm a check (``"confirm"``) or run a stopped import again (``"run_again"``): the new batch is queued
+    when the transaction commits."""
+    operation = confirm_batch if action == "confirm" else run_batch_again
+    later = operation(session, earlier, actor=actor)
+    enqueue_after_commit(session, later, actor)
+    return later
 
 
 def enqueue_after_commit(session: Session, batch: ImportBatch, actor: User | None) -> None:

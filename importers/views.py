@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,11 +17,10 @@ from core.workflow import IllegalTransition
 from importers import queries
 from importers.forms import FORMAT_LABELS, UploadForm
 from importers.models import ImportBatch
-from importers.operations import confirm_batch, run_batch_again
 from importers.permissions import Action
 from importers.records import render
 from importers.tabular import HEADERS, TEMPLATE_COLUMNS
-from importers.tasks import enqueue_after_commit, read_progress
+from importers.tasks import continue_batch, read_progress
 from importers.uploads import queue_import
 from importers.workflow import offered
 from ipam.models import Prefix
@@ -83,24 +80,23 @@ def import_progress(batch_id: int) -> Response:
 @allow(IMPORT)
 def import_confirm(batch_id: int) -> Response:
     """Load a checked file: a new batch of the same file."""
-    return _continue(batch_id, confirm_batch)
+    return _continue(batch_id, "confirm")
 
 
 @bp.post("/<int(max=2147483647):batch_id>/run_again")
 @allow(IMPORT)
 def import_run_again(batch_id: int) -> Response:
     """Run again an import whose worker stopped: a new batch of the same file."""
-    return _continue(batch_id, run_batch_again)
+    return _continue(batch_id, "run_again")
 
 
-def _continue(batch_id: int, operation: Callable[..., ImportBatch]) -> Response:
+def _continue(batch_id: int, action: str) -> Response:
     earlier = load_batch(batch_id)
     try:
-        batch = operation(db.session, earlier, actor=current_user)
+        batch = continue_batch(db.session, earlier, action, actor=current_user)
     except IllegalTransition as refused:
         flash(str(refused.message), "warning")
         return redirect(url_for("imports.import_detail", batch_id=earlier.next_batch_id or earlier.id))
-    enqueue_after_commit(db.session, batch, current_user)
     return redirect(url_for("imports.import_detail", batch_id=batch.id))
 
 

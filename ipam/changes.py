@@ -24,7 +24,6 @@ from sqlalchemy import (
     Date,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Table,
@@ -43,7 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from accounts.audit import record_events_from
-from core.db import analyze_tables, bulk_insert, chunks, utcnow
+from core import db as core_db
+from core.db import analyze_tables, bulk_insert, chunks, recreate_tables, temporary_table, utcnow
 from ipam import freespace
 from ipam.choices import PrefixKind, PrefixStatus
 from ipam.models import Prefix, from_key, to_key
@@ -52,14 +52,7 @@ from ipam.space import Net, format_net, sparse_key
 CHUNK = 20_000
 ANALYZE_AFTER = 10_000
 
-_temporary = MetaData()
-
-
-def _temp(name: str, *columns: Column[Any]) -> Table:
-    return Table(name, _temporary, *columns, prefixes=["TEMPORARY"])
-
-
-creations = _temp(
+creations = temporary_table(
     "change_create",
     Column("family", SmallInteger), Column("start", LargeBinary(16)), Column("last", LargeBinary(16)),
     Column("prefix_len", SmallInteger), Column("network", String(43)), Column("kind", String(16)),
@@ -67,20 +60,20 @@ creations = _temp(
     Column("assigned_on", Date), Column("parent_start", LargeBinary(16)), Column("parent_len", SmallInteger),
     Column("depth", SmallInteger), Column("spread", LargeBinary(16)),
 )  # fmt: skip
-updates = _temp(
+updates = temporary_table(
     "change_update",
     Column("prefix_id", Integer), Column("kind", String(16)), Column("holder_id", Integer),
     Column("usage", String(24)), Column("description", Text), Column("assigned_on", Date),
     Column("parent_start", LargeBinary(16)), Column("parent_len", SmallInteger), Column("moved", Boolean),
 )  # fmt: skip
-removals = _temp("change_remove", Column("prefix_id", Integer), Column("prefix_len", SmallInteger))
+removals = temporary_table("change_remove", Column("prefix_id", Integer), Column("prefix_len", SmallInteger))
 # Changes to records that existed before are audited one by one, like any other change of a prefix.
-audits = _temp(
+audits = temporary_table(
     "change_audit", Column("action", String(40)), Column("object_id", String(64)), Column("organization_id", Integer),
     Column("changes", Text),
 )  # fmt: skip
 # Holders the caller creates only when the changes are applied stand in as negative ids until then.
-placeholders = _temp(
+placeholders = temporary_table(
     "change_holder", Column("placeholder", Integer, primary_key=True), Column("organization_id", Integer)
 )
 TABLES = (creations, updates, removals, audits, placeholders)
@@ -97,7 +90,7 @@ class ChangeSet:
     def __init__(self, session: Session, roots: Iterable[Net]) -> None:
         self.session = session
         self.roots = list(roots)
-        self.created = self.updated = self.moved = self.removed = 0
+        self.created = self.moved = self.removed = 0
         self._touched: set[ParentKey] = set()  # parents whose children change
         self._touched_ids: set[int] = set()
         self._removed_ids: set[int] = set()
@@ -105,10 +98,16 @@ class ChangeSet:
             table: [] for table in (creations, updates, removals, audits)
         }
         self._root = self.roots[0] if self.roots else None
-        connection = session.connection()
-        for table in TABLES:
-            table.drop(connection, checkfirst=True)
-            table.create(connection)
+        self._connection = session.connection()
+        recreate_tables(self._connection, TABLES)
+
+    def continue_in(self, session: Session) -> ChangeSet:
+        """Go on in ``session``: the changes wait in the connection's temporary tables, so they may be collected in
+        one transaction (a check that takes no write lock) and applied in the next one on the same connection."""
+        if session.connection() is not self._connection:
+            raise ValueError("a change set is applied on the connection that holds its temporary tables")
+        self.session = session
+        return self
 
     # -- collecting -------------------------------------------------------------------------------------------
 
@@ -133,7 +132,6 @@ class ChangeSet:
         if new_parent is not None:
             self._moving(new_parent, old_parent_id)
         if audit is not None:
-            self.updated += 1
             self._add(audits, ("prefix.update", format_net(net), audit_organization_id,
                                json.dumps(audit, ensure_ascii=False)))  # fmt: skip
 
@@ -353,8 +351,7 @@ class ChangeSet:
 
 
 def drop_tables(connection: Any) -> None:
-    for table in reversed(TABLES):
-        table.drop(connection, checkfirst=True)
+    core_db.drop_tables(connection, TABLES)
 
 
 def _key(net: Net) -> ParentKey:

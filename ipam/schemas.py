@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from ipam.choices import PrefixKind, PrefixStatus, Usage
@@ -116,6 +118,14 @@ class UtilizationSchema(Schema):
     children = fields.Integer()
 
 
+def _claim_actions(claim: Any) -> list[str]:
+    from flask_login import current_user
+
+    from ipam.claims import available_actions
+
+    return [action.value for action in available_actions(claim, current_user)]
+
+
 class ClaimSchema(Schema):
     id = fields.Integer()
     prefix = fields.String(attribute="network")
@@ -127,6 +137,9 @@ class ClaimSchema(Schema):
     prefix_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
+    actions = fields.Function(
+        _claim_actions, metadata={"description": "What the caller may do with it now: POST .../{id}/{action}"}
+    )
 
 
 class ClaimCreateSchema(Schema):

@@ -121,10 +121,11 @@ def test_claims_through_the_api(client: FlaskClient, db: Session, people: dict[s
     filed = client.post("/api/v1/prefix-claims", headers=mine,
                         json={"prefix": "2001:db8::/32", "kind": "aggregate", "reason": "CNNIC 2024"})  # fmt: skip
     assert filed.status_code == 201 and filed.get_json()["status"] == "pending"
+    assert filed.get_json()["actions"] == ["withdraw"]
     claim_id = filed.get_json()["id"]
     assert client.post(f"/api/v1/prefix-claims/{claim_id}/confirm", headers=mine, json={}).status_code == 403
     done = client.post(f"/api/v1/prefix-claims/{claim_id}/confirm", headers=admin, json={"note": "ok"})
-    assert done.status_code == 200 and done.get_json()["prefix_id"]
+    assert done.status_code == 200 and done.get_json()["prefix_id"] and done.get_json()["actions"] == []
     again = client.post(f"/api/v1/prefix-claims/{claim_id}/reject", headers=admin, json={})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "illegal_transition"
     listed = client.get("/api/v1/prefix-claims", headers=bearer(people["stranger"]))

@@ -390,6 +390,32 @@ def test_api_post_and_get(client: Any, db: Session, carrier: Organization, creat
     assert missing.status_code == 422 and missing.get_json()["error"]["code"]
 
 
+def test_api_confirms_a_check_once_and_offers_what_the_caller_may_do(
+    client: Any, db: Session, carrier: Organization, create_user: Callable[..., Any]
+) -> None:
+    from accounts.operations import create_token
+
+    user = create_user(role="carrier", organization=carrier)
+    _, secret = create_token(db, user, actor=user, name="import", days=30, read_only=False)
+    db.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    data = csv_rows(["2001:db8:1::/48,甲,,指派,,,,"]).encode()
+    checked = client.post("/api/v1/imports", headers=headers, content_type="multipart/form-data",
+                          data={"file": (io.BytesIO(data), "book.csv"), "dry_run": "true"}).get_json()  # fmt: skip
+    preview = client.get(f"/api/v1/imports/{checked['id']}", headers=headers).get_json()
+    assert (preview["status"], preview["actions"], preview["next_batch"]) == ("previewed", ["confirm"], None)
+    confirmed = client.post(f"/api/v1/imports/{checked['id']}/confirm", headers=headers)
+    assert confirmed.status_code == 202 and confirmed.get_json()["status"] == "queued"
+    loaded = client.get(f"/api/v1/imports/{confirmed.get_json()['id']}", headers=headers).get_json()
+    assert (loaded["status"], loaded["counts"]["created"], loaded["actions"]) == ("loaded", 1, [])
+    preview = client.get(f"/api/v1/imports/{checked['id']}", headers=headers).get_json()
+    assert (preview["actions"], preview["next_batch"]) == ([], loaded["id"])
+    again = client.post(f"/api/v1/imports/{checked['id']}/confirm", headers=headers)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "illegal_transition"
+    not_stopped = client.post(f"/api/v1/imports/{loaded['id']}/run_again", headers=headers)
+    assert not_stopped.status_code == 409
+
+
 def test_api_tenancy(client: Any, db: Session, carrier: Organization, create_user: Callable[..., Any]) -> None:
     from accounts.operations import create_token
 
