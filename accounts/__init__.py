@@ -65,9 +65,10 @@ def init_app(app: Flask) -> None:
 
         return policy.can(current_user, action, obj)
 
-    from accounts.audit import action_label
+    from accounts.audit import action_label, actor_label, field_label, object_label, value_label
 
-    app.add_template_global(action_label)
+    for helper in (action_label, actor_label, object_label, field_label, value_label):
+        app.add_template_global(helper)
 
     @app.template_global()
     def division_name(code: str | None) -> str:

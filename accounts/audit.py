@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -11,9 +12,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, Select, String, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from accounts.choices import AUTH_SOURCE_LABELS, ORG_KIND_LABELS, ROLE_LABELS
 from accounts.models import AuditEvent, User
 from core.context import current_origin
 from core.db import utcnow
+from core.messages import Message, as_message
 
 log = logging.getLogger("v6beian.audit")
 
@@ -33,6 +36,10 @@ ACTION_LABELS = {
     "prefix.update": _l("Prefix changed"), "prefix.release": _l("Prefix released"),
     "prefix.bulk_add": _l("Prefixes added in bulk"),
     "import.check": _l("Import checked"), "import.start": _l("Import started"), "import.load": _l("Import loaded"),
+    "import.run": _l("Import taken by the worker"), "import.preview": _l("Import checked, nothing loaded"),
+    "import.reject": _l("Import rejected, nothing changed"), "import.fail": _l("Import failed, nothing changed"),
+    "import.stop": _l("Import stopped with its worker"), "import.confirm": _l("Checked file confirmed for loading"),
+    "import.run_again": _l("Import run again"),
     "claim.create": _l("Block claimed"), "claim.confirm": _l("Claim confirmed"), "claim.reject": _l("Claim rejected"),
     "claim.withdraw": _l("Claim withdrawn"),
 }  # fmt: skip
@@ -41,6 +48,58 @@ ACTION_LABELS = {
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action
+
+
+# Actors that are not people, as the pages name them (the stored name stays in the data and the exports).
+SYSTEM_ACTOR_LABELS = {
+    SYSTEM_ACTOR: _l("System"), "system:operator": _l("Operator (command line)"),
+    "system:import-worker": _l("Import worker"), "system:directory": _l("Directory (LDAP)"),
+}  # fmt: skip
+
+
+def actor_label(actor_name: str) -> str:
+    label = SYSTEM_ACTOR_LABELS.get(actor_name)
+    return str(label) if label is not None else actor_name
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How the audit trail names one object type, its fields and their values in the reader's language. Each
+    package describes its own objects (``describe``); the audit pages and the history on each object's page read
+    them, so no raw column name or stored value (``manual``, ``sparse``, ``False``) reaches a reader."""
+
+    label: Any
+    fields: Mapping[str, Any]
+    values: Mapping[str, Mapping[Any, Any]] = field(default_factory=dict)
+
+
+_vocabularies: dict[str, Vocabulary] = {}
+
+
+def describe(object_type: str, vocabulary: Vocabulary) -> None:
+    _vocabularies[object_type] = vocabulary
+
+
+def object_label(object_type: str) -> str:
+    vocabulary = _vocabularies.get(object_type)
+    return str(vocabulary.label) if vocabulary is not None else object_type
+
+
+def field_label(object_type: str, name: str) -> str:
+    vocabulary = _vocabularies.get(object_type)
+    label = vocabulary.fields.get(name) if vocabulary is not None else None
+    return str(label) if label is not None else name
+
+
+def value_label(object_type: str, name: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(_l("yes") if value else _l("no"))
+    vocabulary = _vocabularies.get(object_type)
+    labels = vocabulary.values.get(name, {}) if vocabulary is not None else {}
+    label = labels.get(value)
+    return str(label) if label is not None else str(value)
 
 
 def snapshot(obj: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
@@ -67,9 +126,11 @@ def record_event(
     organization_id: int | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-    summary: str | None = None,
+    summary: Message | str | None = None,
 ) -> AuditEvent:
+    """``summary``: a message (translated when shown) or literal text (an address, a file name)."""
     origin = current_origin()
+    summary_template, summary_params = _summary(summary)
     event = AuditEvent(
         actor_id=_actor_id(actor),
         actor_name=_actor_name(actor),
@@ -81,7 +142,8 @@ def record_event(
         remote_addr=origin.remote_addr,
         request_id=origin.request_id,
         channel=origin.channel,
-        summary=summary,
+        summary=summary_template,
+        summary_params=summary_params,
     )
     session.add(event)
     log.info(
@@ -97,15 +159,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def record_events(session: Session, *, actor: Any, object_type: str, summary: str | None,
+def record_events(session: Session, *, actor: Any, object_type: str, summary: Message | str | None,
                   events: Iterable[tuple[str, object, int | None, dict[str, Any]]]) -> int:  # fmt: skip
     """Many audit rows at once (bulk work): ``(action, object_id, organization_id, changes)`` each."""
     origin, now = current_origin(), utcnow()
+    summary_template, summary_params = _summary(summary)
     rows = [
         {"actor_id": _actor_id(actor), "actor_name": _actor_name(actor), "organization_id": organization_id,
          "action": action, "object_type": object_type, "object_id": str(object_id), "changes": changes,
          "remote_addr": origin.remote_addr, "request_id": origin.request_id, "channel": origin.channel,
-         "summary": summary, "occurred_at": now}
+         "summary": summary_template, "summary_params": summary_params, "occurred_at": now}
         for action, object_id, organization_id, changes in events
     ]  # fmt: skip
     if rows:
@@ -113,11 +176,12 @@ def record_events(session: Session, *, actor: Any, object_type: str, summary: st
     return len(rows)
 
 
-def record_events_from(session: Session, *, actor: Any, object_type: str, summary: str | None,
+def record_events_from(session: Session, *, actor: Any, object_type: str, summary: Message | str | None,
                        source: Select[Any]) -> None:  # fmt: skip
     """Audit rows straight from a query of ``(organization_id, action, object_id, changes)`` (a JSON text), for
     changes too many to hold in memory (an import's updates and releases)."""
     origin = current_origin()
+    summary_template, summary_params = _summary(summary)
     rows_of = source.subquery()
     organization, action, object_id, changes = rows_of.c
     if session.get_bind().dialect.name == "postgresql":
@@ -127,12 +191,20 @@ def record_events_from(session: Session, *, actor: Any, object_type: str, summar
         organization, action, bindparam("object_type", object_type), object_id, changes,
         bindparam("remote_addr", origin.remote_addr, type_=String),
         bindparam("request_id", origin.request_id, type_=String), bindparam("channel", origin.channel),
-        bindparam("summary", summary, type_=String),
+        bindparam("summary", summary_template, type_=String),
+        bindparam("summary_params", summary_params, type_=AuditEvent.__table__.c.summary_params.type),
         bindparam("occurred_at", utcnow(), type_=AuditEvent.__table__.c.occurred_at.type),
     )  # fmt: skip
     columns = ["actor_id", "actor_name", "organization_id", "action", "object_type", "object_id", "changes",
-               "remote_addr", "request_id", "channel", "summary", "occurred_at"]  # fmt: skip
+               "remote_addr", "request_id", "channel", "summary", "summary_params", "occurred_at"]  # fmt: skip
     session.execute(insert(AuditEvent.__table__).from_select(columns, rows))
+
+
+def _summary(summary: Message | str | None) -> tuple[str | None, dict[str, Any] | None]:
+    """A summary as stored: a message as its template and parameters, literal text as it is."""
+    if summary is None or isinstance(summary, str):
+        return summary, None
+    return as_message(summary).as_stored()
 
 
 def _actor_id(actor: Any) -> int | None:
@@ -141,3 +213,19 @@ def _actor_id(actor: Any) -> int | None:
 
 def _actor_name(actor: Any) -> str:
     return actor.username if actor is not None else SYSTEM_ACTOR
+
+
+describe("organization", Vocabulary(_l("Organization"), {
+    "kind": _l("Kind"), "code": _l("Code"), "name": _l("Name"), "name_en": _l("English name"), "uscc": _l("USCC"),
+    "division_code": _l("Division"), "address": _l("Address"), "contact_name": _l("Contact"),
+    "contact_phone": _l("Phone"), "contact_email": _l("E-mail"), "verified": _l("Verified"),
+}, {"kind": ORG_KIND_LABELS}))  # fmt: skip
+describe("user", Vocabulary(_l("Account"), {
+    "username": _l("Username"), "display_name": _l("Display name"), "email": _l("E-mail"),
+    "organization_id": _l("Organization"), "role": _l("Role"), "auth_source": _l("Signs in with"),
+    "active": _l("Active"),
+}, {"role": ROLE_LABELS, "auth_source": AUTH_SOURCE_LABELS}))  # fmt: skip
+describe("token", Vocabulary(_l("API token"), {
+    "name": _l("Name"), "prefix": _l("Token prefix"), "read_only": _l("Read only"), "expires_at": _l("Expires"),
+    "revoked_at": _l("Revoked"),
+}))  # fmt: skip

@@ -123,6 +123,16 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str | None] = mapped_column(Text)
+    # Set when ``summary`` is a message template (rendered in the reader's language); None: literal text.
+    summary_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def summary_text(self) -> str | None:
+        if self.summary is None or self.summary_params is None:
+            return self.summary
+        from core.messages import render
+
+        return render(self.summary, self.summary_params)
 
 
 class ApiToken(Base):

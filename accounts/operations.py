@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from accounts import ldap, queries, sessions, tokens
 from accounts.audit import record_event, record_events, snapshot
-from accounts.choices import ROLE_ORG_KINDS, AuthSource, OrgKind, Role
+from accounts.choices import AUTH_SOURCE_LABELS, ROLE_ORG_KINDS, AuthSource, OrgKind, Role
 from accounts.ldap import MAX_USERNAME_LENGTH, LdapSettings
 from accounts.models import ApiToken, LoginThrottle, Organization, User
 from accounts.passwords import hash_password, needs_rehash, password_policy_error, verify_password
@@ -259,7 +259,7 @@ def sign_in(
     user.last_login_at = utcnow()
     record_event(
         session, actor=user, action="auth.login", object_type="user", object_id=user.username,
-        organization_id=user.organization_id, summary=user.auth_source,
+        organization_id=user.organization_id, summary=AUTH_SOURCE_LABELS[AuthSource(user.auth_source)],
     )  # fmt: skip
     session.flush()
     return user
@@ -362,7 +362,7 @@ def _sign_in_with_directory(
         session.flush()
         record_event(
             session, actor=DIRECTORY, action="user.create", object_type="user", object_id=user.username,
-            organization_id=organization.id, after=snapshot(user), summary="from the directory",
+            organization_id=organization.id, after=snapshot(user), summary=_l("from the directory"),
         )  # fmt: skip
     else:
         if not user.active:
@@ -381,7 +381,7 @@ def _follow_directory(session: Session, user: User, account: ldap.DirectoryAccou
     if snapshot(user) != before:
         record_event(
             session, actor=DIRECTORY, action="user.update", object_type="user", object_id=user.username,
-            organization_id=user.organization_id, before=before, after=snapshot(user), summary="from the directory",
+            organization_id=user.organization_id, before=before, after=snapshot(user), summary=_l("from the directory"),
         )  # fmt: skip
 
 
@@ -420,6 +420,13 @@ def reset_password(session: Session, user: User, *, new: str, actor: User | None
     return user
 
 
+# Why sessions end when a password changes, by the audited action.
+PASSWORD_REASONS = {
+    "user.password_change": _l("%(n)d sessions ended: the password was changed"),
+    "user.password_reset": _l("%(n)d sessions ended: the password was reset"),
+}
+
+
 def _set_password(
     session: Session, user: User, new: str, actor: User | None, action: str, keep_session: str | None = None
 ) -> None:
@@ -429,7 +436,7 @@ def _set_password(
     user.password_hash = hash_password(new)
     # Tokens made before the change stop working (``authenticate_token``); sessions end now.
     user.credentials_changed_at = utcnow()
-    end_user_sessions(session, user, actor=actor, reason=action, keep=keep_session)
+    end_user_sessions(session, user, actor=actor, reason=PASSWORD_REASONS[action], keep=keep_session)
     record_event(
         session, actor=actor, action=action, object_type="user", object_id=user.username,
         organization_id=user.organization_id,
@@ -447,7 +454,7 @@ def set_user_active(session: Session, user: User, *, active: bool, actor: User |
     session.flush()
     if not active:
         # Reactivating an account later revives none of these: it starts with no session and no token.
-        end_user_sessions(session, user, actor=actor, reason="deactivated")
+        end_user_sessions(session, user, actor=actor, reason=_l("%(n)d sessions ended: the account was deactivated"))
         for token in session.scalars(
             select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         ):
@@ -553,8 +560,11 @@ def end_session(session: Session, secret: str) -> None:
     sessions.store().remove(session, [sessions.secret_key(secret)])
 
 
-def end_user_sessions(session: Session, user: User, *, actor: User | None, reason: str, keep: str | None = None) -> int:
-    """End every session of ``user`` (but the one whose secret is ``keep``); returns how many ended."""
+def end_user_sessions(
+    session: Session, user: User, *, actor: Any, reason: Message | str, keep: str | None = None
+) -> int:
+    """End every session of ``user`` (but the one whose secret is ``keep``); returns how many ended. ``reason``: a
+    message with ``%(n)d`` for how many (or plain text, put beside the number)."""
     if actor is None or actor.id != user.id:
         policy.require(actor, Action.MANAGE_USERS)
     kept = sessions.secret_key(keep) if keep else None
@@ -563,10 +573,14 @@ def end_user_sessions(session: Session, user: User, *, actor: User | None, reaso
     if keys:
         record_event(
             session, actor=actor, action="user.sessions_end", object_type="user", object_id=user.username,
-            organization_id=user.organization_id, summary=f"{len(keys)} ({reason})",
+            organization_id=user.organization_id, summary=_sessions_ended(reason, len(keys)),
         )  # fmt: skip
         session.flush()
     return len(keys)
+
+
+def _sessions_ended(reason: Message | str, n: int) -> Message | str:
+    return reason.params_with(n=n) if isinstance(reason, Message) else f"{n} ({reason})"
 
 
 def resume_session(
@@ -616,7 +630,9 @@ def _recheck_directory_user(
         return {"directory_checked_at": now}
     role = ldap.role_for(directory, account) if account is not None else None
     if account is None or role is None:
-        end_user_sessions(session, user, actor=DIRECTORY, reason="no longer in a v6beian directory group")
+        end_user_sessions(
+            session, user, actor=DIRECTORY, reason=_l("%(n)d sessions ended: no longer in a v6beian directory group")
+        )
         return None
     _follow_directory(session, user, account, role)
     return {"directory_verified_at": now, "directory_checked_at": now}
@@ -653,7 +669,7 @@ def create_named_holders(session: Session, holders: Sequence[NamedHolder], *, ac
             session.execute(select(Organization.code, Organization.id).where(Organization.code.in_(chunk))).all()
         )
     record_events(
-        session, actor=actor, object_type="organization", summary=f"named by {named_by.code} in an import",
+        session, actor=actor, object_type="organization", summary=_l("named by %(carrier)s in an import", carrier=named_by.code),
         events=[("organization.create", h.code, ids[h.code], {"name": [None, h.name], "verified": [None, False]})
                 for h in holders],
     )  # fmt: skip

@@ -33,6 +33,7 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db, limiter
 from core.i18n import SESSION_KEY as LANGUAGE_KEY
+from core.messages import message as _l
 from core.security import ANY_SIGNED_IN, allow, public
 from core.web import CHINA_TIME, csv_response, page_number, paginate, run_form_operation, safe_next_url
 
@@ -299,7 +300,9 @@ def throttle_clear() -> Response:
 @allow(Action.MANAGE_USERS)
 def user_sessions_end(username: str) -> Response:
     user = _load_user(username)
-    ended = operations.end_user_sessions(db.session, user, actor=current_user, reason="ended by an administrator")
+    ended = operations.end_user_sessions(
+        db.session, user, actor=current_user, reason=_l("%(n)d sessions ended by an administrator")
+    )
     flash(_("%(n)d sessions of %(name)s ended.", n=ended, name=user.username), "success")
     return redirect(url_for("accounts.user_detail", username=user.username))
 
@@ -391,7 +394,7 @@ def audit_csv() -> Response:
     # Read inside the request (the session ends with it); the download then streams from memory.
     rows = [
         [e.occurred_at.isoformat(), e.actor_name, e.organization_id, e.action, e.object_type, e.object_id,
-         json.dumps(e.changes, ensure_ascii=False), e.remote_addr, e.request_id, e.channel, e.summary]
+         json.dumps(e.changes, ensure_ascii=False), e.remote_addr, e.request_id, e.channel, e.summary_text]
         for e in db.session.scalars(queries.audit_events(flt).limit(AUDIT_EXPORT_LIMIT))
     ]  # fmt: skip
     return csv_response("audit.csv", AUDIT_COLUMNS, rows)

@@ -58,6 +58,10 @@ class Message:
     def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it through __init__ (slots are read-only)
         return Message, (self.template, dict(self.params))
 
+    def params_with(self, **params: Any) -> Message:
+        """The same template with more parameters (a message chosen in one place, filled in another)."""
+        return Message(self.template, {**self.params, **params})
+
     def as_stored(self) -> tuple[str, dict[str, Any]]:
         """(template, params) as a JSON or database column keeps them (see ``storable``)."""
         return self.template, {name: storable(value) for name, value in self.params.items()}

@@ -58,7 +58,7 @@ class Transition:
 class AuditWriter(Protocol):
     def __call__(self, session: Session, *, actor: Any, action: str, object_type: str, object_id: object,
                  organization_id: int | None, before: dict[str, Any] | None = None,
-                 after: dict[str, Any] | None = None, summary: str | None = None) -> Any: ...  # fmt: skip
+                 after: dict[str, Any] | None = None, summary: Any = None) -> Any: ...  # fmt: skip
 
 
 _workflows: dict[type, Workflow] = {}
@@ -127,7 +127,7 @@ class Workflow:
         action: str,
         *,
         actor: Any,
-        comment: str | None = None,
+        comment: Any = None,
         values: dict[str, Any] | None = None,
         audit_data: dict[str, Any] | None = None,
     ) -> Transition:
@@ -158,7 +158,7 @@ def workflow_of(obj: Any) -> Workflow:
     return _workflows[type(obj)]
 
 
-def apply_transition(session: Session, obj: Any, action: str, *, actor: Any, comment: str | None = None,
+def apply_transition(session: Session, obj: Any, action: str, *, actor: Any, comment: Any = None,
                      **options: Any) -> Transition:  # fmt: skip
     """Take ``action`` on ``obj`` in its workflow (see ``Workflow.apply``)."""
     return workflow_of(obj).apply(session, obj, action, actor=actor, comment=comment, **options)

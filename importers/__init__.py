@@ -7,7 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from core.api import api
-    from importers import tasks
+    from importers import (
+        audit,  # noqa: F401 (describes its objects to the audit trail)
+        tasks,
+    )
     from importers.api import blp
     from importers.cli import import_cli
     from importers.views import bp

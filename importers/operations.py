@@ -113,7 +113,7 @@ def start_batch(
     session.flush()
     record_event(
         session, actor=actor, action="import.check" if dry_run else "import.start", object_type="import_batch",
-        object_id=batch.id, organization_id=carrier.id, summary=f"{file_name} ({file_format}, {mode})",
+        object_id=batch.id, organization_id=carrier.id, summary=file_name,
         after={"file_name": batch.file_name, "sha256": batch.sha256, "mode": mode, "allow_partial": allow_partial},
     )  # fmt: skip
     return batch
@@ -245,7 +245,7 @@ def _load(session: Session, batch: ImportBatch, checked: Checked, *, actor: Any,
     meter.set_phase("loading")
     changes.resolve_holders(holders.create_unknown(session, batch.carrier, actor))
     meter.set_phase("indexing")
-    changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=f"import batch {batch.id}")
+    changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=_l("import %(id)d", id=batch.id))
     finished = _finish(session, batch, "load", outcome, holders, actor=actor)
     holdings = queries.holdings_by_id(session, checked.holding_ids)
     batch.details = {
@@ -300,10 +300,7 @@ def _finish(session: Session, batch: ImportBatch, action: str, outcome: Outcome,
             actor: Any) -> ImportBatch:  # fmt: skip
     _set_counts(batch, outcome, holders)
     c = outcome.counts
-    summary = (f"{batch.file_name}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, "
-               f"{c['removed']} removed, {c['skipped']} skipped, {c['warnings']} warnings, "
-               f"{c['holders_created']} new holders")  # fmt: skip
-    apply_transition(session, batch, action, actor=actor, comment=summary, values={"finished_at": utcnow()},
+    apply_transition(session, batch, action, actor=actor, comment=batch.file_name, values={"finished_at": utcnow()},
                      audit_data={"sha256": batch.sha256, "mode": batch.mode, **c})  # fmt: skip
     return batch
 

@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.api import api
     from core.demo import register_demo_loader
+    from ipam import audit  # noqa: F401 (describes its objects to the audit trail)
     from ipam.api import blp, claims_blp
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli

@@ -33,6 +33,12 @@ from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, pars
 from ipam.space import sparse_key as sparse_key_of
 
 MAX_ALLOCATION_COUNT = 4096
+# The audit summary of an allocation, by the strategy that chose the block.
+ALLOCATED_BY = {
+    Strategy.FIRST_FIT: _l("%(prefix)s from %(parent)s (first fit)"),
+    Strategy.BEST_FIT: _l("%(prefix)s from %(parent)s (best fit)"),
+    Strategy.SPARSE: _l("%(prefix)s from %(parent)s (sparse)"),
+}
 BULK_ANALYZE_THRESHOLD = 10_000
 EDITABLE_FIELDS = (
     "status", "usage", "description", "holder", "child_min_len", "child_max_len", "child_default_len",
@@ -378,7 +384,7 @@ def allocate_prefixes(
     savepoint.commit()
     for child in created:
         _audit(session, actor, "prefix.allocate", child, after=snapshot(child),
-               summary=f"{child.network} from {parent.network} ({request.strategy.value})")  # fmt: skip
+               summary=ALLOCATED_BY[request.strategy].params_with(prefix=child.network, parent=parent.network))  # fmt: skip
     session.flush()
     return created
 
@@ -405,7 +411,7 @@ def release_prefix(session: Session, prefix: Prefix, *, actor: User | None, recu
     if parent is not None:
         freespace.give_back(session, parent.id, parent.net, prefix.net)
     _audit(session, actor, "prefix.release", prefix, before=before,
-           summary=f"released with {len(descendants)} descendants" if descendants else None)  # fmt: skip
+           summary=_l("released with %(n)d descendants", n=len(descendants)) if descendants else None)  # fmt: skip
     session.expunge(prefix)
     session.flush()
     return len(descendants) + 1
@@ -553,7 +559,7 @@ def bulk_add_leaves(
         analyze_tables(session, [Prefix.__table__.name, freespace.fb.name])
     record_event(
         session, actor=actor, action="prefix.bulk_add", object_type="prefix", object_id=parent.network,
-        organization_id=parent.holder_id, summary=f"{len(new)} {kind} prefixes added under {parent.network}",
+        organization_id=parent.holder_id, summary=_l("%(n)d prefixes added under %(parent)s", n=len(new), parent=parent.network),
     )  # fmt: skip
     session.flush()
     return len(new)

@@ -91,3 +91,20 @@ def test_ending_sessions_says_how_many_and_why(app: Any, db: Session, create_use
     assert (ended.object_id, ended.actor_id, ended.summary) == (user.username, admin.id, "2 (lost laptop)")
     with pytest.raises(PermissionDenied):
         operations.end_user_sessions(db, admin, actor=user, reason="mischief")
+
+
+def test_the_audit_pages_name_fields_values_and_system_actors_in_the_readers_language(
+    db: Session, client: Any, login_as: Any
+) -> None:
+    from core.policy import OPERATOR
+    from ipam.operations import add_prefix
+
+    add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=None, default_strategy="sparse",
+               nibble_aligned=True)  # fmt: skip
+    db.commit()
+    login_as("regulator-admin")
+    page = client.get("/audit?object_type=prefix").get_data(as_text=True)
+    changes = page[page.index("<tbody>") : page.index("</tbody>")]
+    for raw in ("default_strategy", "sparse", "aggregate", "manual", "False", "True", "system:operator"):
+        assert raw not in changes.replace('title="prefix"', ""), raw
+    assert "运维人员（命令行）" in changes and "是" in changes
