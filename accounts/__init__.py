@@ -65,9 +65,9 @@ def init_app(app: Flask) -> None:
 
         return policy.can(current_user, action, obj)
 
-    from accounts.audit import action_label, actor_label, field_label, object_label, value_label
+    from accounts.audit import action_label, actor_label, channel_label, field_label, object_label, value_label
 
-    for helper in (action_label, actor_label, object_label, field_label, value_label):
+    for helper in (action_label, actor_label, channel_label, object_label, field_label, value_label):
         app.add_template_global(helper)
 
     @app.template_global()

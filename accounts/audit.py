@@ -57,6 +57,18 @@ SYSTEM_ACTOR_LABELS = {
 }  # fmt: skip
 
 
+# Where a change came from (``core.context.Origin.channel``).
+CHANNEL_LABELS = {
+    "web": _l("web page"), "api": _l("API"), "cli": _l("command line"), "job": _l("background job"),
+    "unknown": _l("unknown"),
+}  # fmt: skip
+
+
+def channel_label(channel: str) -> str:
+    label = CHANNEL_LABELS.get(channel)
+    return str(label) if label is not None else channel
+
+
 def actor_label(actor_name: str) -> str:
     label = SYSTEM_ACTOR_LABELS.get(actor_name)
     return str(label) if label is not None else actor_name

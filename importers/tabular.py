@@ -33,6 +33,14 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "contact_email": ("电子邮件", "email", "邮箱", "lxrdzyj"),
     "remarks": ("备注", "remarks", "bz"),
 }
+def column_label(column: str, chinese: bool) -> str:
+    """A problem's column as the reader's templates head it (地址段 / prefix); other columns as they are."""
+    spellings = HEADERS.get(column)
+    if spellings is None:
+        return column
+    return spellings[0] if chinese else spellings[1]
+
+
 TEMPLATE_COLUMNS = ("prefix", "start", "end", "holder_name", "uscc", "holder_id", "kind", "usage", "registered",
                     "division", "contact_name", "contact_phone", "contact_email", "remarks")  # fmt: skip
 KINDS = {"分配": "allocation", "allocation": "allocation", "allocated": "allocation", "指派": "assignment",

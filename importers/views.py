@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from accounts.models import Organization
 from core import policy
 from core.extensions import db
+from core.i18n import current_language
 from core.security import allow
 from core.web import accepts_upload, csv_response, page_number, paginate, run_form_operation
 from core.workflow import IllegalTransition
@@ -19,7 +20,7 @@ from importers.forms import FORMAT_LABELS, UploadForm
 from importers.models import ImportBatch
 from importers.permissions import Action
 from importers.records import render
-from importers.tabular import HEADERS, TEMPLATE_COLUMNS
+from importers.tabular import HEADERS, TEMPLATE_COLUMNS, column_label
 from importers.tasks import continue_batch, read_progress
 from importers.uploads import queue_import
 from importers.workflow import offered
@@ -104,8 +105,20 @@ def _continue(batch_id: int, action: str) -> Response:
 @allow(VIEW)
 def import_problems_csv(batch_id: int) -> Response:
     batch = load_batch(batch_id)
-    rows = [[p.line, p.sheet or "", p.column, p.value, p.text()] for p in queries.all_problems(db.session, batch)]
-    header = [_("Line"), _("Sheet"), _("Column"), _("Value"), _("Problem")]
+    chinese = current_language() == "zh_CN"
+    severity = {"error": _("Error"), "warning": _("Warning")}
+    rows = [
+        [
+            p.line,
+            p.sheet or "",
+            column_label(p.column, chinese),
+            p.value,
+            severity.get(p.severity, p.severity),
+            p.text(),
+        ]
+        for p in queries.all_problems(db.session, batch)
+    ]
+    header = [_("Line"), _("Sheet"), _("Column"), _("Value"), _("Severity"), _("Problem")]
     return csv_response(f"import-{batch.id}-problems.csv", header, rows)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -94,3 +95,21 @@ def test_only_ipam_writes_the_registry() -> None:
         for path in (root / package).rglob("*.py") if writers.search(path.read_text(encoding="utf-8"))
     ]  # fmt: skip
     assert offenders == []
+
+
+def test_the_page_and_the_report_list_warnings_in_the_readers_language(
+    db: Session,
+    carrier: Organization,
+    tmp_path: Path,
+    client: Any,
+    create_user: Callable[..., Any],
+    login_as: Callable[..., Any],
+) -> None:
+    batch = load(db, carrier, tmp_path)
+    db.commit()
+    login_as(create_user(role="carrier", organization=carrier))
+    page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
+    assert page.count('data-severity="warning"') == 2 and "<td>地址段</td>" in page
+    report = client.get(f"/imports/{batch.id}/problems.csv").get_data(as_text=True)
+    assert report.lstrip("\ufeff").splitlines()[0].endswith("严重程度,问题")
+    assert report.count(",地址段,") == 2 and report.count("警告") == 2
