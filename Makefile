@@ -97,7 +97,7 @@ fuzz: install i18n-compile postgres
 
 # mutmut over the permission, sign-in, registry-operation and import-planning modules ([tool.mutmut]); each run
 # stops after MUTATION_TIME (the whole set takes about three hours on 2 cores) and the next goes on from there.
-# MUTANTS='accounts.policy.*' limits a run to some mutants. Not part of `make test`.
+# MUTANTS='core.policy.*' limits a run to some mutants. Not part of `make test`.
 MUTATION_TIME ?= 28m
 MUTANTS ?=
 mutation: test-deps i18n-compile

@@ -28,7 +28,8 @@ from core import migrate
 from core.extensions import db
 from core.policy import OPERATOR
 from ipam.models import Prefix
-from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes, bulk_add_leaves, find_available
+from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes, bulk_add_leaves
+from ipam.queries import find_available
 from ipam.space import Net, Strategy, format_net, parse_net
 from tests.support import fresh_database
 

@@ -1,6 +1,8 @@
 """What an import changes, decided in one pass over three address-ordered streams: the carrier's blocks in
-scope, the registry's prefixes below them, and the file's rows. Pure: no database, no Flask; the loader (``importers.operations``) feeds
-it from the database and applies what it says.
+scope, the registry's prefixes below them, and the file's rows. Pure: no database, no Flask; ``importers.loading``
+feeds it from the database and hands what it decides to ipam's change set. Every row is checked with the registry's
+rule set (``ipam.rules``): nesting of kinds, and the pool policy of the prefix it lies in (a breach warns, or is an
+error where the pool is strict).
 
 The carrier's *book* below a block is every allocation, assignment and reserved block the carrier manages there:
 it does not reach into an assignment (the holder plans its subnets there) nor into an allocation made to another
@@ -320,10 +322,10 @@ class Planner:
         breach = rules.within_policy(container.placed, row.net.length)
         if breach is None:
             return None
-        if container.policy.strict:
-            return Reject(row, Problem(row.line, "prefix", format_net(row.net), breach.template, breach.params))
-        return Warn(row, Problem(row.line, "prefix", format_net(row.net), breach.template, breach.params,
-                                 severity="warning"))  # fmt: skip
+        strict = container.policy.strict
+        problem = Problem(row.line, "prefix", format_net(row.net), breach.template, breach.params,
+                          severity="error" if strict else "warning")  # fmt: skip
+        return Reject(row, problem) if strict else Warn(row, problem)
 
     def _reject(self, row: Row, message: str, other_line: int | None = None, **params: object) -> Reject:
         if other_line is not None:

@@ -33,6 +33,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "contact_email": ("电子邮件", "email", "邮箱", "lxrdzyj"),
     "remarks": ("备注", "remarks", "bz"),
 }
+
+
 def column_label(column: str, chinese: bool) -> str:
     """A problem's column as the reader's templates head it (地址段 / prefix); other columns as they are."""
     spellings = HEADERS.get(column)

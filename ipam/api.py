@@ -136,7 +136,7 @@ class Available(MethodView):
         """Free blocks, or with ``length`` the free /length candidates in first-fit order."""
         prefix = load_visible(prefix_id)
         policy.require(current_user, Action.VIEW_LAYOUT, prefix)
-        found = operations.find_available(db.session, prefix, args["length"], args["limit"])
+        found = queries.find_available(db.session, prefix, args["length"], args["limit"])
         return [{"prefix": format_net(n)} for n in found]
 
 
@@ -173,7 +173,7 @@ class UtilizationView(MethodView):
     def get(self, args: dict[str, Any], prefix_id: int) -> dict[str, Any]:
         """Used and free space in /48, /56 or /64 units, exact, and the RFC 3194 HD ratio."""
         prefix = load_visible(prefix_id)
-        usage = operations.prefix_utilization(db.session, prefix, unit_length=args["unit"])
+        usage = queries.prefix_utilization(db.session, prefix, unit_length=args["unit"])
         return {
             "prefix": prefix.network,
             "unit": f"/{usage.unit_length}",

@@ -126,3 +126,11 @@ CLAIM_STATUS_LABELS = {
     ClaimStatus.REJECTED: _l("Rejected"),
     ClaimStatus.WITHDRAWN: _l("Withdrawn"),
 }
+
+
+class ClaimAction(StrEnum):
+    """The steps of a claim's workflow (``ipam.claims.CLAIMS``)."""
+
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"

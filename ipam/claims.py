@@ -5,8 +5,6 @@ read it. Operations take the session and the acting user, flush, and leave the c
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,18 +16,12 @@ from core.errors import ValidationFailed
 from core.messages import message as _l
 from core.workflow import Transition, Workflow, apply_transition
 from ipam import operations
-from ipam.choices import ClaimStatus, PrefixKind
+from ipam.choices import ClaimAction, ClaimStatus, PrefixKind
 from ipam.models import PrefixClaim
 from ipam.permissions import Action
 from ipam.space import format_net
 
 CLAIMABLE_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
-
-
-class ClaimAction(StrEnum):
-    CONFIRM = "confirm"
-    REJECT = "reject"
-    WITHDRAW = "withdraw"
 
 
 S = ClaimStatus

@@ -40,7 +40,7 @@ def _holder(session: Session, code: str | None) -> Organization | None:
 
 
 def _existing(session: Session, text: str) -> Prefix:
-    prefix = operations.get_prefix(session, operations.parse_prefix(text))
+    prefix = queries.get_prefix(session, operations.parse_prefix(text))
     if prefix is None:
         raise fail(_("%(prefix)s is not registered.", prefix=text))
     return prefix
@@ -99,7 +99,7 @@ def allocate(parent: str, length: int, count: int, strategy: str | None, holder_
 def available(parent: str, length: int | None, limit: int | None, as_json: bool) -> None:
     """Free space of PARENT: maximal free blocks, or free /LENGTH candidates in first-fit order."""
     with unit_of_work() as session:
-        found = operations.find_available(session, _existing(session, parent), length, limit)
+        found = queries.find_available(session, _existing(session, parent), length, limit)
         emit([{"prefix": format_net(n)} for n in found], ["prefix"], as_json=as_json)
 
 
@@ -110,7 +110,7 @@ def show(prefix: str, as_json: bool) -> None:
     """One prefix, with its utilization."""
     with unit_of_work() as session:
         found = _existing(session, prefix)
-        usage = operations.prefix_utilization(session, found)
+        usage = queries.prefix_utilization(session, found)
         row = prefix_row(found) | {
             "utilization_percent": round(usage.percent, 4),
             "used_64s": str(usage.used_units),

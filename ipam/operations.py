@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,8 @@ from ipam.choices import PrefixKind, PrefixStatus, Source, Usage
 from ipam.errors import NestingViolation, PolicyViolation, PrefixOverlap, SpaceExhausted, SpaceTaken
 from ipam.models import Prefix, to_key
 from ipam.permissions import Action
-from ipam.space import HostBitsSet, Net, Strategy, Utilization, format_net, parse_net, utilization
+from ipam.queries import children_within, find_parent
+from ipam.space import HostBitsSet, Net, Strategy, format_net, parse_net
 from ipam.space import sparse_key as sparse_key_of
 
 MAX_ALLOCATION_COUNT = 4096
@@ -46,9 +47,6 @@ EDITABLE_FIELDS = (
 )  # fmt: skip
 
 
-# --- reading the tree ------------------------------------------------------------------------------------
-
-
 def parse_prefix(value: str | Net, field: str = "prefix") -> Net:
     if isinstance(value, Net):
         return value
@@ -60,54 +58,6 @@ def parse_prefix(value: str | Net, field: str = "prefix") -> Net:
         ) from None
     except ValueError:
         raise ValidationFailed.on(field, _l("%(value)s is not an IP prefix.", value=value)) from None
-
-
-def get_prefix(session: Session, net: Net) -> Prefix | None:
-    return session.scalar(
-        select(Prefix).where(
-            Prefix.family == net.family, Prefix.start == to_key(net.start), Prefix.prefix_len == net.length
-        )
-    )
-
-
-def _child_at_or_before(session: Session, parent_id: int | None, net: Net) -> Prefix | None:
-    """The child of ``parent_id`` (top level when None) starting at or before ``net`` in address order."""
-    where_parent = Prefix.parent_id.is_(None) if parent_id is None else Prefix.parent_id == parent_id
-    return session.scalar(
-        select(Prefix)
-        .where(where_parent, Prefix.family == net.family, Prefix.start <= to_key(net.start))
-        .order_by(Prefix.start.desc(), Prefix.prefix_len)
-        .limit(1)
-    )
-
-
-def find_parent(session: Session, net: Net, below: Prefix | None = None) -> tuple[Prefix | None, Prefix | None]:
-    """The smallest existing prefix strictly containing ``net`` (walking down from ``below``), and the
-    existing prefix equal to ``net`` if there is one."""
-    parent = below
-    while True:
-        candidate = _child_at_or_before(session, parent.id if parent else None, net)
-        if candidate is None or not candidate.net.contains(net):
-            return parent, None
-        if candidate.prefix_len == net.length:
-            return parent, candidate
-        parent = candidate
-
-
-def children_within(session: Session, parent_id: int | None, net: Net) -> list[Prefix]:
-    where_parent = Prefix.parent_id.is_(None) if parent_id is None else Prefix.parent_id == parent_id
-    return list(
-        session.scalars(
-            select(Prefix)
-            .where(
-                where_parent,
-                Prefix.family == net.family,
-                Prefix.start >= to_key(net.start),
-                Prefix.start <= to_key(net.last),
-            )
-            .order_by(Prefix.start)
-        )
-    )
 
 
 def _lock(session: Session, parent: Prefix | None, family: int) -> None:
@@ -462,33 +412,6 @@ def update_prefix(session: Session, prefix: Prefix, *, actor: User | None, **cha
     if after != before:
         _audit(session, actor, "prefix.update", prefix, before=before, after=after)
     return prefix
-
-
-def find_available(session: Session, parent: Prefix, length: int | None = None, limit: int | None = None) -> list[Net]:
-    """Without ``length``: the maximal free blocks in address order. With it: free /length candidates in
-    first-fit order."""
-    if length is None:
-        if limit is None:
-            return freespace.all_blocks(session, parent.id, parent.net)
-        # The first blocks of any length, in address order, without sorting the whole index.
-        return freespace.first_blocks(session, parent.id, parent.net, parent.width, limit)
-    if not parent.prefix_len <= length <= parent.width:
-        raise ValidationFailed.on(
-            "length", _l("A /%(length)d does not fit inside %(parent)s.", length=length, parent=parent.network)
-        )
-    from ipam.space import candidates
-
-    if limit is None:
-        return list(candidates(freespace.all_blocks(session, parent.id, parent.net), length))
-    return list(candidates(freespace.first_blocks(session, parent.id, parent.net, length, limit), length, limit))
-
-
-def prefix_utilization(session: Session, prefix: Prefix, unit_length: int = 64) -> Utilization:
-    counts = session.execute(
-        select(Prefix.prefix_len, func.count()).where(Prefix.parent_id == prefix.id).group_by(Prefix.prefix_len)
-    ).all()
-    # IPv4 is counted in addresses (/32), IPv6 in /48, /56 or /64 units.
-    return utilization(prefix.net, [(length, n) for length, n in counts], unit_length=min(unit_length, prefix.width))
 
 
 def _audit(session: Session, actor: User | None, action: str, prefix: Prefix, *, before: dict | None = None,

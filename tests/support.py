@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -72,3 +73,15 @@ def registry_data() -> Path:
         if candidate.is_dir():
             return candidate
     raise ServiceMissing("the shared registry data (../shared/data/registry) is missing")
+
+
+def run_import(db: Any, carrier: Any, path: Path, file_format: str, **options: Any) -> Any:
+    """Check and load ``path`` for ``carrier`` at once, as the operator (no job queue)."""
+    from core.policy import OPERATOR
+    from importers.operations import Meter, run_batch, start_batch
+
+    batch = start_batch(db, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format=file_format,
+                        **options)  # fmt: skip
+    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
+    db.flush()
+    return batch

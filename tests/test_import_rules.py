@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from accounts.models import Organization
 from core.policy import OPERATOR
 from importers.models import ImportBatch, ImportProblem
-from importers.operations import Meter, run_batch, start_batch
 from ipam.errors import PolicyViolation
-from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes, get_prefix, parse_prefix
+from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes, parse_prefix
+from ipam.queries import get_prefix
+from tests.support import run_import
 
 BOOK = "地址段,使用单位名称\n2001:db8:4000::/50,甲\n2001:db8:8000::/36,乙\n2001:db8:100::/40,丙\n"
 
@@ -30,14 +31,10 @@ def carrier(db: Session, create_org: Callable[..., Organization]) -> Organizatio
     return org
 
 
-def load(db: Session, carrier: Organization, tmp_path: Path, **options: object) -> ImportBatch:
+def load(db: Session, carrier: Organization, tmp_path: Path, **options: Any) -> ImportBatch:
     path = tmp_path / "book.csv"
     path.write_text(BOOK, encoding="utf-8")
-    batch = start_batch(db, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format="csv",
-                        **options)  # type: ignore[arg-type]  # fmt: skip
-    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
-    db.flush()
-    return batch
+    return run_import(db, carrier, path, "csv", **options)
 
 
 def problems(db: Session, batch: ImportBatch) -> list[tuple[int, str, str]]:

@@ -17,27 +17,20 @@ from sqlalchemy.orm import Session
 from accounts.models import Organization
 from core.policy import OPERATOR
 from importers.models import HolderReference, ImportBatch, ImportProblem
-from importers.operations import Meter, run_batch, start_batch
+from importers.operations import start_batch
 from importers.records import open_text
 from importers.tasks import execute
 from ipam import freespace
 from ipam.models import Prefix
-from ipam.operations import add_prefix, get_prefix
+from ipam.operations import add_prefix
+from ipam.queries import get_prefix
 from ipam.space import format_net, free_blocks, parse_net
-from tests.support import registry_data
+from tests.support import registry_data, run_import
 
 REGISTRY = registry_data()
 APNIC_BLOCKS = ("2001:200::/23", "2001:7fa::/32", "2001:c00::/22", "2001:4400::/23", "2001:8000::/18", "2400::/12")
 HEADER = "地址段,使用单位名称,统一社会信用代码,分配方式,IP地址使用方式,分配使用时间,所在地区代码,备注"
 USCC = "91120000103100784F"
-
-
-def run_import(db: Session, carrier: Organization, path: Path, file_format: str, **options: Any) -> ImportBatch:
-    batch = start_batch(db, actor=OPERATOR, carrier=carrier, path=path, file_name=path.name, file_format=file_format,
-                        **options)  # fmt: skip
-    run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
-    db.flush()
-    return batch
 
 
 def problems_of(db: Session, batch: ImportBatch) -> list[tuple[int, str, str]]:

@@ -15,7 +15,8 @@ from core.extensions import db
 from core.policy import OPERATOR
 from ipam import freespace
 from ipam.models import Prefix
-from ipam.operations import add_prefix, get_prefix
+from ipam.operations import add_prefix
+from ipam.queries import get_prefix
 from ipam.space import free_blocks, parse_net
 from tests.concurrency_worker import allocate_many
 from tests.support import BACKENDS, fresh_database

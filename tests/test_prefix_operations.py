@@ -19,13 +19,11 @@ from ipam.operations import (
     AllocationRequest,
     add_prefix,
     allocate_prefixes,
-    find_available,
-    get_prefix,
-    prefix_utilization,
     release_prefix,
     reserve_prefix,
     update_prefix,
 )
+from ipam.queries import find_available, get_prefix, prefix_utilization
 from ipam.space import Strategy, format_net, free_blocks, parse_net
 
 
