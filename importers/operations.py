@@ -244,8 +244,8 @@ def _load(session: Session, batch: ImportBatch, checked: Checked, *, actor: Any,
     changes = checked.changes.continue_in(session)
     meter.set_phase("loading")
     changes.resolve_holders(holders.create_unknown(session, batch.carrier, actor))
-    meter.set_phase("indexing")
-    changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=_l("import %(id)d", id=batch.id))
+    changes.apply(actor=actor, source=Source.IMPORT.value, batch_id=batch.id, summary=_l("import %(id)d", id=batch.id),
+                  phase=meter.set_phase)  # fmt: skip
     finished = _finish(session, batch, "load", outcome, holders, actor=actor)
     holdings = queries.holdings_by_id(session, checked.holding_ids)
     batch.details = {

@@ -14,7 +14,7 @@ Memory stays flat: the changes wait in temporary tables of the transaction (writ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from accounts.audit import record_events_from
 from core import db as core_db
 from core.db import analyze_tables, bulk_insert, chunks, recreate_tables, temporary_table, utcnow
+from core.messages import Message
 from ipam import freespace
 from ipam.choices import PrefixKind, PrefixStatus
 from ipam.models import Prefix, from_key, to_key
@@ -196,17 +197,18 @@ class ChangeSet:
 
     # -- applying ---------------------------------------------------------------------------------------------
 
-    def apply(self, *, actor: Any, source: str, batch_id: int | None, summary: str) -> None:
-        """Write every change, keep the free-space index exact, and audit changes of existing records."""
+    def apply(self, *, actor: Any, source: str, batch_id: int | None, summary: Message | str,
+              phase: Callable[[str], None] = lambda name: None) -> None:  # fmt: skip
+        """Write every change, keep the free-space index exact, and audit changes of existing records. ``phase``
+        hears "loading" and "indexing" as the work gets there (for progress bars)."""
         self.flush()
         self._touched_ids -= self._removed_ids  # parents that are themselves removed need no new index
+        phase("loading")
         self._lock_parents()
         self._write(actor, source, batch_id)
+        phase("indexing")
         self._rebuild_free_space()
         self._audit(actor, summary)
-
-    def drop(self) -> None:
-        drop_tables(self.session.connection())
 
     def _lock_parents(self) -> None:
         """Every prefix whose children change waits for nobody else's allocation while its index is rebuilt."""

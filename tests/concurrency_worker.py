@@ -12,7 +12,8 @@ def allocate_many(
     from app import create_app
     from core.extensions import db
     from ipam.errors import SpaceExhausted
-    from ipam.operations import AllocationRequest, allocate_prefixes, get_prefix
+    from ipam.operations import AllocationRequest, allocate_prefixes
+    from ipam.queries import get_prefix
     from ipam.space import parse_net
 
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "concurrency-" + "k" * 40, "LOG_LEVEL": "WARNING"})
