@@ -72,13 +72,10 @@ def init_app(app: Flask) -> None:
 
     @app.template_global()
     def division_name(code: str | None) -> str:
-        from accounts.validators import divisions
+        from accounts.validators import division_name
         from core.i18n import current_language
 
-        division = divisions().get(code or "")
-        if division is None:
-            return ""
-        return division.name_zh if current_language() == "zh_CN" else division.name_en
+        return division_name(code, chinese=current_language() == "zh_CN")
 
     from core import security, web
 

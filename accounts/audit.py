@@ -45,6 +45,12 @@ ACTION_LABELS = {
 }  # fmt: skip
 
 
+def name_actions(labels: Mapping[str, Any], system_actors: Mapping[str, Any] | None = None) -> None:
+    """A package names its audit actions (and its system actors) for the trail's readers."""
+    ACTION_LABELS.update(labels)
+    SYSTEM_ACTOR_LABELS.update(system_actors or {})
+
+
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action
@@ -92,6 +98,12 @@ def describe(object_type: str, vocabulary: Vocabulary) -> None:
     _vocabularies[object_type] = vocabulary
 
 
+def describe_values(object_type: str, name: str, labels: Mapping[Any, Any]) -> None:
+    """Another package names the values of one field of an object it does not own (value lists it keeps)."""
+    vocabulary = _vocabularies[object_type]
+    _vocabularies[object_type] = Vocabulary(vocabulary.label, vocabulary.fields, {**vocabulary.values, name: labels})
+
+
 def object_label(object_type: str) -> str:
     vocabulary = _vocabularies.get(object_type)
     return str(vocabulary.label) if vocabulary is not None else object_type
@@ -108,6 +120,11 @@ def value_label(object_type: str, name: str, value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return str(_l("yes") if value else _l("no"))
+    if isinstance(value, dict):  # e.g. a reviewer's comments by field
+        return "; ".join(f"{field_label(object_type, str(k))}: {value_label(object_type, str(k), v)}"
+                         for k, v in value.items())  # fmt: skip
+    if isinstance(value, list):
+        return ", ".join(value_label(object_type, name, v) for v in value)
     vocabulary = _vocabularies.get(object_type)
     labels = vocabulary.values.get(name, {}) if vocabulary is not None else {}
     label = labels.get(value)
@@ -231,6 +248,8 @@ describe("organization", Vocabulary(_l("Organization"), {
     "kind": _l("Kind"), "code": _l("Code"), "name": _l("Name"), "name_en": _l("English name"), "uscc": _l("USCC"),
     "division_code": _l("Division"), "address": _l("Address"), "contact_name": _l("Contact"),
     "contact_phone": _l("Phone"), "contact_email": _l("E-mail"), "verified": _l("Verified"),
+    "nature": _l("Nature of the organization"), "industry": _l("Industry"),
+    "above_designated_size": _l("Above designated size"),
 }, {"kind": ORG_KIND_LABELS}))  # fmt: skip
 describe("user", Vocabulary(_l("Account"), {
     "username": _l("Username"), "display_name": _l("Display name"), "email": _l("E-mail"),

@@ -31,13 +31,17 @@ DEMO_ORGANIZATIONS: list[dict[str, str | None]] = [
     {"code": "bohai-idc", "kind": OrgKind.ALLOCATOR, "name": "渤海云数据中心有限公司", "name_en": "Bohai Cloud Data Center",
      "division_code": "120116", "uscc": demo_uscc("120116", 4)},
     {"code": "jingu-zn", "kind": OrgKind.ENTERPRISE, "name": "津沽智能装备制造有限公司", "name_en": "Jingu Intelligent Equipment",
-     "division_code": "120116", "uscc": demo_uscc("120116", 5), "address": "天津市滨海新区（示例地址）"},
+     "division_code": "120116", "uscc": demo_uscc("120116", 5), "address": "天津市滨海新区（示例地址）",
+     "nature": "enterprise", "industry": "C", "above_designated_size": True},
     {"code": "haihe-jm", "kind": OrgKind.ENTERPRISE, "name": "海河精密机械有限公司", "name_en": "Haihe Precision Machinery",
-     "division_code": "120111", "uscc": demo_uscc("120111", 6), "address": "天津市西青区（示例地址）"},
+     "division_code": "120111", "uscc": demo_uscc("120111", 6), "address": "天津市西青区（示例地址）",
+     "nature": "enterprise", "industry": "C", "above_designated_size": True},
     {"code": "beichen-xcl", "kind": OrgKind.ENTERPRISE, "name": "北辰新材料科技有限公司", "name_en": "Beichen New Materials",
-     "division_code": "120113", "uscc": demo_uscc("120113", 7), "address": "天津市北辰区（示例地址）"},
+     "division_code": "120113", "uscc": demo_uscc("120113", 7), "address": "天津市北辰区（示例地址）",
+     "nature": "enterprise", "industry": "C", "above_designated_size": False},
     {"code": "wuqing-qp", "kind": OrgKind.ENTERPRISE, "name": "武清汽车零部件有限公司", "name_en": "Wuqing Auto Parts",
-     "division_code": "120114", "uscc": demo_uscc("120114", 8), "address": "天津市武清区（示例地址）"},
+     "division_code": "120114", "uscc": demo_uscc("120114", 8), "address": "天津市武清区（示例地址）",
+     "nature": "enterprise", "industry": "C", "above_designated_size": True},
 ]  # fmt: skip
 
 # (username, display name, organization code, role)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -39,6 +41,21 @@ class OrganizationForm(Form):
     contact_name = StringField(_l("Contact person"), validators=[Optional(), Length(max=100)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])
     contact_email = StringField(_l("Contact e-mail"), validators=[Optional(), Email(), Length(max=254)])
+    nature = SelectField(_l("Nature of the organization"), validators=[Optional()])
+    industry = SelectField(_l("Industry (GB/T 4754 section)"), validators=[Optional()])
+    above_designated_size = BooleanField(
+        _l("Above designated size (规模以上)"),
+        description=_l("Annual main-business revenue of at least 20 million yuan; counted in the policy's progress."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The value lists are data the regulator keeps with the filings' (filing.models.ChoiceValue).
+        from filing.choices import ChoiceList
+        from filing.forms import value_choices
+
+        self.nature.choices = value_choices(ChoiceList.NATURE)
+        self.industry.choices = value_choices(ChoiceList.INDUSTRY)
 
 
 class PageForm(Form):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.choices import AuthSource, OrgKind, Role
@@ -27,6 +27,11 @@ class Organization(Base):
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # The user organization's facts the filings and the policy's statistics need: 单位性质, the GB/T 4754 section
+    # of its industry (行业分类), and whether it is above designated size (规模以上, set by the regulator).
+    nature: Mapped[str | None] = mapped_column(String(32))
+    industry: Mapped[str | None] = mapped_column(String(32))
+    above_designated_size: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # False for holders a carrier's import named and nobody has checked yet.
     verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -36,7 +41,7 @@ class Organization(Base):
 
     AUDITED = (
         "kind", "code", "name", "name_en", "uscc", "division_code", "address",
-        "contact_name", "contact_phone", "contact_email", "verified",
+        "contact_name", "contact_phone", "contact_email", "nature", "industry", "above_designated_size", "verified",
     )  # fmt: skip
 
     @property

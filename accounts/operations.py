@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ORGANIZATION_FIELDS = (
     "kind", "code", "name", "name_en", "uscc", "division_code", "address",
-    "contact_name", "contact_phone", "contact_email",
+    "contact_name", "contact_phone", "contact_email", "nature", "industry", "above_designated_size",
 )  # fmt: skip
 
 

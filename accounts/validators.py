@@ -64,6 +64,14 @@ def divisions() -> dict[str, Division]:
         }
 
 
+def division_name(code: str | None, *, chinese: bool) -> str:
+    """The division's name in the reader's language ("" for an unknown code)."""
+    division = divisions().get(code or "")
+    if division is None:
+        return ""
+    return division.name_zh if chinese else division.name_en
+
+
 def division_error(code: str) -> Message | None:
     if not (len(code) == 6 and code.isdigit()):
         return _l("A division code has six digits (GB/T 2260).")

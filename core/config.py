@@ -62,15 +62,30 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_STALE_MINUTES": 5,  # a running import whose worker sent no heartbeat for this long has died
     "REDIS_URL": None,
     "IMPORT_JOBS_IMMEDIATE": False,  # run import jobs inside the request (tests, single-process set-ups)
+    # Filings: the deadline's default (regulator administrators change it in the app), supporting documents,
+    # the hour of the daily deadline reminders, and the mail server they (and decisions) go out through.
+    "FILING_DEADLINE_DAYS": 20,
+    "FILING_ATTACHMENT_DIR": None,  # None: instance/attachments
+    "FILING_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "FILING_REMINDER_HOUR": 8,
+    "MAIL_SERVER": None,  # None: notifications stay in the app
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": None,
 }
 
 ENV_SETTINGS = tuple(DEFAULTS)
-BOOLEAN_SETTINGS = {"SESSION_COOKIE_SECURE", "LDAP_STARTTLS", "IMPORT_JOBS_IMMEDIATE", "ALLOW_DOCUMENTATION_PREFIXES"}
+BOOLEAN_SETTINGS = {
+    "SESSION_COOKIE_SECURE", "LDAP_STARTTLS", "IMPORT_JOBS_IMMEDIATE", "ALLOW_DOCUMENTATION_PREFIXES", "MAIL_USE_TLS",
+}  # fmt: skip
 INTEGER_SETTINGS = {
     "PAGE_SIZE", "LOGIN_MAX_FAILURES", "LOGIN_LOCKOUT_MINUTES", "LDAP_TIMEOUT", "LDAP_RECHECK_MINUTES",
     "IMPORT_MAX_MEGABYTES", "IMPORT_DAILY_UPLOADS", "IMPORT_PENDING_MEGABYTES", "IMPORT_PREVIEW_HOURS",
     "IMPORT_STALE_MINUTES", "TRUSTED_PROXIES", "REQUEST_MAX_KILOBYTES", "SESSION_IDLE_MINUTES",
-    "SESSION_LIFETIME_HOURS", "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "SESSION_LIFETIME_HOURS", "SQLITE_BUSY_TIMEOUT_SECONDS", "FILING_DEADLINE_DAYS", "FILING_ATTACHMENT_MAX_BYTES",
+    "FILING_REMINDER_HOUR", "MAIL_PORT",
 }  # fmt: skip
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 MIN_SECRET_LENGTH = 32

@@ -253,7 +253,8 @@ def bulk_insert(session: Session, table: Any, columns: list[str], rows: Any, chu
         None if isinstance(table.c[name].type, LargeBinary) else table.c[name].type._cached_bind_processor(dialect)
         for name in columns
     ]
-    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" for _ in columns)})'  # noqa: S608 (names from the metadata)
+    names = ", ".join(f'"{column}"' for column in columns)  # quoted: a column may be named like a keyword
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)})'  # noqa: S608 (names from the metadata)
     cursor = connection.connection.driver_connection.cursor()
     batch: list[tuple[Any, ...]] = []
     converted = [(i, p) for i, p in enumerate(processors) if p is not None]

@@ -2,7 +2,7 @@
 
 import importlib
 
-MODEL_MODULES = ("accounts.models", "ipam.models", "importers.models")
+MODEL_MODULES = ("accounts.models", "ipam.models", "importers.models", "filing.models")
 
 
 def import_all_models() -> None:

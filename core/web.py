@@ -120,11 +120,16 @@ def _start_request() -> None:
         raise BadRequest()
 
 
-def accepts_upload(view: F) -> F:
-    """Mark a view (or MethodView method) that takes a file upload: its requests may be IMPORT_MAX_MEGABYTES
-    instead of REQUEST_MAX_KILOBYTES, once the caller is known to be allowed there."""
-    view.accepts_upload = True  # type: ignore[attr-defined]
-    return view
+def accepts_upload(view: F | None = None, *, limit_setting: str = "IMPORT_MAX_MEGABYTES") -> Any:
+    """Mark a view (or MethodView method) that takes a file upload: its requests may be as large as the setting
+    ``limit_setting`` says (megabytes for ``…_MEGABYTES``, else bytes) instead of REQUEST_MAX_KILOBYTES, once the
+    caller is known to be allowed there. ``@accepts_upload`` or ``@accepts_upload(limit_setting=…)``."""
+
+    def mark(target: F) -> F:
+        target.accepts_upload = limit_setting  # type: ignore[attr-defined]
+        return target
+
+    return mark(view) if view is not None else mark
 
 
 def widen_upload_limit() -> None:
@@ -132,8 +137,11 @@ def widen_upload_limit() -> None:
     from core.security import view_handler
 
     handler = view_handler(current_app, request.endpoint or "", request.method)
-    if getattr(handler, "accepts_upload", False):
-        request.max_content_length = current_app.config["IMPORT_MAX_MEGABYTES"] * 1024 * 1024
+    setting = getattr(handler, "accepts_upload", None)
+    if setting:
+        limit = int(current_app.config[setting])
+        # A form's other fields and the multipart framing come on top of the file itself.
+        request.max_content_length = limit * 1024 * 1024 if setting.endswith("_MEGABYTES") else limit + 64 * 1024
 
 
 def refuse_nul_in_form() -> None:

@@ -1,5 +1,5 @@
 """The permission policy as one table: every (role, action, whose object) answer, so that no rule a package
-declares (``accounts``, ``ipam``, ``importers`` ``permissions.py``) can change unnoticed. Pure: stand-in users and objects, no database."""
+declares (``accounts``, ``ipam``, ``importers``, ``filing`` ``permissions.py``) can change unnoticed. Pure: stand-in users and objects, no database."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ import pytest
 from accounts.permissions import Action as AccountAction
 from core.errors import PermissionDenied
 from core.policy import OPERATOR, can, known_actions, require, system_actor
+from filing.permissions import FILING_REMINDER
+from filing.permissions import Action as FilingAction
 from importers.permissions import IMPORT_WORKER
 from importers.permissions import Action as ImportAction
 from ipam.permissions import Action as PrefixAction
 
-Action = StrEnum("Action", {a.name: a.value for enum in (AccountAction, PrefixAction, ImportAction) for a in enum})
+Action = StrEnum(
+    "Action", {a.name: a.value for enum in (AccountAction, PrefixAction, ImportAction, FilingAction) for a in enum}
+)
 
 MINE, THEIRS = 1, 2
 ROLES = ("regulator", "regulator-admin", "carrier", "allocator", "enterprise")
@@ -37,6 +41,10 @@ def org(owner: int) -> Any:
 def prefix(holder: int | None, *, parent_holder: int | None = None, kind: str = "assignment") -> Any:
     parent = None if parent_holder is None else SimpleNamespace(holder_id=parent_holder, parent=None)
     return SimpleNamespace(holder_id=holder, parent=parent, kind=kind)
+
+
+def filing(filer: int, *, user_org: int | None = None, state: str = "submitted") -> Any:
+    return SimpleNamespace(filer_id=filer, user_organization_id=user_org, state=state)
 
 
 def allowed(action: Action, obj: Any = None) -> set[str]:
@@ -105,6 +113,19 @@ TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.VIEW_IMPORT, SimpleNamespace(carrier_id=THEIRS), REGULATORS),
     (Action.RUN_IMPORT, None, set()),
     (Action.SWEEP_IMPORTS, None, set()),
+    (Action.VIEW_FILING, None, EVERYONE),
+    (Action.VIEW_FILING, filing(MINE), EVERYONE),
+    (Action.VIEW_FILING, filing(THEIRS), REGULATORS),
+    (Action.VIEW_FILING, filing(THEIRS, user_org=MINE), EVERYONE),
+    (Action.VIEW_FILING, filing(THEIRS, user_org=MINE, state="draft"), REGULATORS),
+    (Action.FILE, None, ALLOCATORS | {"enterprise"}),
+    (Action.FILE, filing(MINE), ALLOCATORS | {"enterprise"}),
+    (Action.FILE, filing(THEIRS, user_org=MINE), set()),
+    (Action.REVIEW_FILING, None, REGULATORS),
+    (Action.REPORT_FILINGS, None, REGULATORS),
+    (Action.VIEW_FILING_STATISTICS, None, REGULATORS),
+    (Action.MANAGE_FILING_SETTINGS, None, ADMIN),
+    (Action.REMIND_FILERS, None, set()),
 ]
 
 
@@ -146,6 +167,7 @@ def test_a_system_actor_may_do_what_it_is_named_for_only() -> None:
         Action.IMPORT_RECORDS,
         Action.SWEEP_IMPORTS,
     }
+    assert {a for a in Action if can(FILING_REMINDER, a, org(THEIRS))} == {Action.REMIND_FILERS, Action.VIEW_FILING}
     assert not can(system_actor("reports", []), Action.VIEW_AUDIT)
 
 

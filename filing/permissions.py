@@ -1,0 +1,61 @@
+"""Who may file, see, review and report filings, registered with ``core.policy``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from accounts.permissions import allocates, is_administrator, is_enterprise, is_regulator
+from core.policy import rule, system_actor
+
+
+class Action(StrEnum):
+    VIEW_FILING = "view_filing"
+    FILE = "file"  # write, submit, correct, change and cancel one's own organization's filings
+    REVIEW_FILING = "review_filing"  # approve, return, reject
+    REPORT_FILINGS = "report_filings"  # the national report
+    VIEW_FILING_STATISTICS = "view_filing_statistics"
+    MANAGE_FILING_SETTINGS = "manage_filing_settings"  # the calendar, deadlines, the number, value lists
+    REMIND_FILERS = "remind_filers"  # the daily deadline reminders: the job's
+
+
+def files_for(user: Any, filing: Any) -> bool:
+    return filing.filer_id == user.organization_id
+
+
+@rule(Action.VIEW_FILING)
+def _view_filing(user: Any, filing: Any) -> bool:
+    # obj: a filing (None: may see filings at all). The filer sees its filings; the user organization sees the
+    # filings about itself once they are submitted (a draft is the filer's own business).
+    if is_regulator(user) or filing is None:
+        return True
+    if files_for(user, filing):
+        return True
+    return filing.user_organization_id == user.organization_id and filing.state != "draft"
+
+
+@rule(Action.FILE)
+def _file(user: Any, filing: Any) -> bool:
+    # obj: a filing (None: may file at all). Allocators file what they hold and hand on; enterprises file the
+    # use of the blocks assigned to them.
+    if not (allocates(user) or is_enterprise(user)):
+        return False
+    return filing is None or files_for(user, filing)
+
+
+@rule(Action.REVIEW_FILING, Action.REPORT_FILINGS, Action.VIEW_FILING_STATISTICS)
+def _regulators(user: Any, obj: Any) -> bool:
+    return is_regulator(user)
+
+
+@rule(Action.MANAGE_FILING_SETTINGS)
+def _administrators(user: Any, obj: Any) -> bool:
+    return is_administrator(user)
+
+
+@rule(Action.REMIND_FILERS)
+def _job_only(user: Any, obj: Any) -> bool:
+    return False  # the daily job (or the operator's `filing remind`) sends the reminders
+
+
+FILING_REMINDER = system_actor("filing-reminder", [Action.REMIND_FILERS, Action.VIEW_FILING])
