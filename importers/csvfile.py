@@ -44,6 +44,13 @@ def detect_encoding(path: Path) -> str:
 
 
 def parse_csv(path: Path) -> Iterator[AllocationRecord | Problem]:
+    yield from records_from_rows(csv_rows(path))
+
+
+def csv_rows(path: Path) -> Iterator[tuple[int, list[Cell]]]:
+    """(line number, cells) of each row, the line being where the row starts (a quoted newline spreads a row over
+    lines), read in the file's encoding and delimiter, within the bounds above; for tables other than allocation
+    records (the filings' bulk file)."""
     encoding = detect_encoding(path)
     with open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
@@ -51,7 +58,7 @@ def parse_csv(path: Path) -> Iterator[AllocationRecord | Problem]:
         delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
         text.seek(0)
         lines = _Lines(text)
-        yield from records_from_rows(_rows(csv.reader(lines, delimiter=delimiter), lines))
+        yield from _rows(csv.reader(lines, delimiter=delimiter), lines)
 
 
 def parse_csv_bytes(data: bytes) -> Iterator[AllocationRecord | Problem]:

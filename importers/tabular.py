@@ -130,15 +130,21 @@ def text_of(cell: Cell) -> str:
     return str(cell).strip()
 
 
-def records_from_rows(
-    rows: Iterator[tuple[int, list[Cell]]], sheet: str | None = None
-) -> Iterator[AllocationRecord | Problem]:
-    """Records of a table: the header is searched among the first rows, every later row is one record."""
+def head_rows(rows: Iterator[tuple[int, list[Cell]]]) -> list[tuple[int, list[str]]]:
+    """The first rows of a table as text, among which its header is searched (the rest stay in ``rows``)."""
     head: list[tuple[int, list[str]]] = []
     for line, cells in rows:
         head.append((line, [text_of(c) for c in cells]))
         if len(head) >= HEADER_SEARCH_ROWS:
             break
+    return head
+
+
+def records_from_rows(
+    rows: Iterator[tuple[int, list[Cell]]], sheet: str | None = None
+) -> Iterator[AllocationRecord | Problem]:
+    """Records of a table: the header is searched among the first rows, every later row is one record."""
+    head = head_rows(rows)
     if not head:
         raise UnreadableFile(N_("the file is empty"))
     header_index, positions = find_header(head)

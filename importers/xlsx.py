@@ -12,6 +12,7 @@ them fails with ``UnreadableFile`` before anything is allocated for it. ``.xls``
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import pyexpat
 import re
@@ -57,6 +58,21 @@ _LAST_SERIAL = 2_958_465  # 9999-12-31
 
 
 def parse_xlsx(path: Path, sheet: str | None = None) -> Iterator[AllocationRecord | Problem]:
+    with _checked_workbook(path) as book:
+        name = _sheet_name(book, sheet)
+        yield from records_from_rows(book.rows(name), sheet=name)
+
+
+def sheet_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[Cell]]]:
+    """(row number, cells) of a sheet (the first one by default), checked and read as ``parse_xlsx`` reads them;
+    for tables other than allocation records (the filings' bulk file)."""
+    with _checked_workbook(path) as book:
+        yield from book.rows(_sheet_name(book, sheet))
+
+
+@contextlib.contextmanager
+def _checked_workbook(path: Path) -> Iterator[_Workbook]:
+    """The workbook of ``path``, once it is known to be an .xlsx (not empty, not .xls, .ods or gzip)."""
     with path.open("rb") as handle:
         head = handle.read(8)
         if not head:
@@ -69,22 +85,17 @@ def parse_xlsx(path: Path, sheet: str | None = None) -> Iterator[AllocationRecor
             raise UnreadableFile(N_("the workbook is gzip-compressed; upload the .xlsx file itself"))
         archive = _open_zip(handle)
         with archive:
-            book = _Workbook(archive)
-            names = [name for name, _part in book.sheets]
-            if not names:
-                raise UnreadableFile(N_("the workbook has no sheets"))
-            if sheet is not None and sheet not in names:
-                raise UnreadableFile(N_("the workbook has no sheet %(sheet)s (it has: %(names)s)"), sheet=sheet,
-                                     names=", ".join(names))  # fmt: skip
-            name = sheet or names[0]
-            yield from records_from_rows(book.rows(name), sheet=name)
+            yield _Workbook(archive)
 
 
-def sheet_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[Cell]]]:
-    """(row number, cells) of a sheet (the first one by default), as ``parse_xlsx`` reads them."""
-    with path.open("rb") as handle, _open_zip(handle) as archive:
-        book = _Workbook(archive)
-        yield from book.rows(sheet or book.sheets[0][0])
+def _sheet_name(book: _Workbook, sheet: str | None) -> str:
+    names = [name for name, _part in book.sheets]
+    if not names:
+        raise UnreadableFile(N_("the workbook has no sheets"))
+    if sheet is not None and sheet not in names:
+        raise UnreadableFile(N_("the workbook has no sheet %(sheet)s (it has: %(names)s)"), sheet=sheet,
+                             names=", ".join(names))  # fmt: skip
+    return sheet or names[0]
 
 
 def _open_zip(handle: IO[bytes]) -> zipfile.ZipFile:
