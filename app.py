@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import accounts
+import filing
 import importers
 import ipam
 from core import api, i18n, security, web
@@ -60,4 +61,5 @@ def _build_app(config: dict[str, Any] | None) -> Flask:
     accounts.init_app(app)
     ipam.init_app(app)
     importers.init_app(app)
+    filing.init_app(app)
     return app

@@ -86,3 +86,22 @@ document.querySelectorAll("[data-import-progress]").forEach((box) => {
   };
   window.setTimeout(poll, 1000);
 });
+
+// A button that asks before it submits (the form may hold other buttons that do not).
+document.querySelectorAll("button[data-confirm]").forEach((button) => {
+  button.addEventListener("click", (event) => {
+    if (!window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+});
+
+// "Choose all" checkboxes: data-check-all names the checkboxes it sets.
+document.querySelectorAll("input[data-check-all]").forEach((master) => {
+  master.addEventListener("change", () => {
+    const form = master.closest("form") || document;
+    form.querySelectorAll(`input[type=checkbox][name="${master.dataset.checkAll}"]`).forEach((box) => {
+      box.checked = master.checked;
+    });
+  });
+});

@@ -22,6 +22,7 @@ from app import create_app
 from core import migrate
 from core.extensions import db as database
 from core.policy import OPERATOR
+from tests.filing_support import world  # noqa: F401 (a fixture the filing tests share)
 from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
 

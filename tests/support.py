@@ -85,3 +85,16 @@ def run_import(db: Any, carrier: Any, path: Path, file_format: str, **options: A
     run_batch(db, batch, actor=OPERATOR, meter=Meter(batch.size))
     db.flush()
     return batch
+
+
+def sample_url(rule: Any) -> str:
+    """A URL of a route with made-up arguments: ids 1, an ``any(...)`` argument its first value, text "sample"."""
+
+    def sample(arg: str) -> object:
+        items = getattr(rule._converters.get(arg), "items", None)
+        return sorted(items)[0] if items else "1" if arg.endswith("id") else "sample"
+
+    values = {arg: sample(arg) for arg in rule.arguments}
+    if rule.endpoint == "static":
+        values["filename"] = "app.css"
+    return rule.build(values, append_unknown=False)[1]

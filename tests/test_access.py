@@ -21,14 +21,9 @@ from core.policy import OPERATOR
 from core.security import ANY_SIGNED_IN, access_rule, is_public_endpoint
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
 from tests.conftest import TEST_PASSWORD, post_form
-from tests.support import csrf_token_in
+from tests.support import csrf_token_in, sample_url
 
 ROLES = [r.value for r in Role]
-
-
-def sample_url(rule) -> str:  # type: ignore[no-untyped-def]
-    values = {arg: 1 if "id" in arg else "sample" for arg in rule.arguments}
-    return rule.build(values, append_unknown=False)[1]
 
 
 def test_every_route_declares_who_may_reach_it(app: Flask) -> None:

@@ -225,3 +225,74 @@ def test_regulator_signs_in_with_the_directory_account_and_an_enterprise_cannot_
     assert response is not None and response.status == 403
     expect(page.get_by_test_id("error-message")).to_contain_text("权限")
     page.console_errors.clear()  # type: ignore[attr-defined]  (the browser logs the 403 it was meant to get)
+
+
+def _sign_out(page: Page) -> None:
+    page.get_by_test_id("logout").click()
+
+
+def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then_approves_it(
+    live_server: dict, page: Page
+) -> None:
+    base, logins = live_server["url"], live_server["logins"]
+    enterprise, regulator = logins["enterprise"], logins["regulator"]
+    sign_in(page, base, regulator["username"], regulator["password"])
+    page.goto(f"{base}/filings/dashboard")
+    awaiting_before = int(page.get_by_test_id("count-awaiting-review").inner_text())
+    _sign_out(page)
+
+    # The enterprise starts the use filing of its /48 from the registry: a draft, pre-filled.
+    sign_in(page, base, enterprise["username"], enterprise["password"])
+    page.get_by_test_id("nav-filings").click()
+    expect(page.get_by_test_id("unfiled-banner")).to_be_visible()
+    page.goto(f"{base}/filings/unfiled")
+    page.get_by_test_id("file-one").first.click()
+    expect(page.locator("#block")).to_have_value("2001:db8::/48")
+    expect(page.locator("#source_name")).to_have_value("海星通信有限公司天津分公司")
+    page.fill("#contact_name", "赵工")
+    page.fill("#contact_phone", "022-5550777")
+    page.fill("#gateway_address", "滨海新区")
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("step-submit").click()
+    expect(page.locator("[data-state]").first).to_have_attribute("data-state", "submitted")
+    filing_url = page.url
+    _sign_out(page)
+
+    # The regulator finds it in the queue and returns it with a comment on one field.
+    sign_in(page, base, regulator["username"], regulator["password"])
+    page.goto(f"{base}/filings/dashboard")
+    expect(page.get_by_test_id("count-awaiting-review")).to_have_text(str(awaiting_before + 1))
+    page.get_by_test_id("nav-queue").click()
+    expect(page.get_by_test_id("filing-list")).to_contain_text("2001:db8::/48")
+    page.goto(filing_url)
+    expect(page.get_by_test_id("registry-view")).to_contain_text("2001:db8::/34")
+    page.fill("[name=comment_gateway_address]", "请写明具体楼宇")
+    page.fill("#comment", "网关所在地址不完整")
+    page.get_by_test_id("review-return").click()
+    expect(page.locator("[data-state]").first).to_have_attribute("data-state", "returned")
+    _sign_out(page)
+
+    # The enterprise reads the comment, corrects the field and submits again.
+    sign_in(page, base, enterprise["username"], enterprise["password"])
+    page.goto(filing_url)
+    expect(page.get_by_test_id("review-comments")).to_contain_text("请写明具体楼宇")
+    page.get_by_test_id("edit").click()
+    page.fill("#gateway_address", "滨海新区示例路 1 号 3 号楼")
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("step-submit").click()
+    expect(page.locator("[data-state]").first).to_have_attribute("data-state", "submitted")
+    _sign_out(page)
+
+    # The regulator approves: the number shows on both sides, and the dashboard counts it.
+    sign_in(page, base, regulator["username"], regulator["password"])
+    page.goto(filing_url)
+    page.get_by_test_id("review-approve").click()
+    expect(page.get_by_test_id("filing-number")).to_contain_text("津IP备")
+    number = page.get_by_test_id("filing-number").inner_text()
+    page.goto(f"{base}/filings/dashboard")
+    expect(page.get_by_test_id("count-awaiting-review")).to_have_text(str(awaiting_before))
+    _sign_out(page)
+    sign_in(page, base, enterprise["username"], enterprise["password"])
+    page.goto(filing_url)
+    expect(page.get_by_test_id("filing-number")).to_have_text(number)
+    expect(page.get_by_test_id("version")).to_have_count(2)

@@ -36,7 +36,7 @@ TRANSLATORS = {
     "flask_babel": {"gettext", "lazy_gettext"},
 }
 # Templates Chinese writes as English does (an acronym).
-SAME_IN_CHINESE = frozenset({"IDC"})
+SAME_IN_CHINESE = frozenset({"IDC", "SHA-256"})
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?([a-zA-Z])")
 SAMPLE_VALUES = {"d": 7, "i": 7, "f": 1.5, "e": 1.5, "g": 1.5}
 
@@ -118,6 +118,8 @@ def raise_one(cls: type[DomainError], sample: Message) -> DomainError:
     if not required:
         return cls()
     extra = {p.name: 1 for p in required[1:]}
+    if required[0].name == "problems":  # an error about many lines: (line, message) each
+        return cls([(1, sample)], **extra)
     return cls(sample, **extra)
 
 

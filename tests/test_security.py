@@ -6,19 +6,11 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.routing import Rule
 
 from core.security import ANY_SIGNED_IN, allow, is_public_endpoint
-from tests.support import csrf_token_in
+from tests.support import csrf_token_in, sample_url
 
 EXPECTED_PUBLIC = {"static", "accounts.login", "core.healthz", "core.switch_language", "api-docs.openapi_json"}
-
-
-def sample_url(rule: Rule) -> str:
-    values = {arg: "1" if arg.endswith("id") else "sample" for arg in rule.arguments}
-    if rule.endpoint == "static":
-        values["filename"] = "app.css"
-    return rule.build(values, append_unknown=False)[1]  # type: ignore[index]
 
 
 def test_the_public_endpoints_are_exactly_the_expected_ones(app: Flask) -> None:
