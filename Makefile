@@ -55,7 +55,10 @@ run: i18n-compile
 	@LOG_LEVEL=WARNING $(FLASK) demo
 	@echo
 	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it and the import worker)"
-	@trap 'kill 0' EXIT INT TERM; $(FLASK) import worker & $(FLASK) run --host $(HOST) --port $(PORT)
+	@# The worker runs beside the server and stops with it (Ctrl-C reaches the server; the worker, started in the
+	@# background, is stopped by the trap and waited for, so nothing is left running and nothing is killed twice).
+	@$(FLASK) import worker & worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+		$(FLASK) run --host $(HOST) --port $(PORT) || [ $$? -eq 130 ]
 
 ldap-demo: test-deps
 	$(BIN)/python -m tests.ldap_server
@@ -73,8 +76,16 @@ test-deps: install
 		fi; \
 	fi
 
+# As root on a machine without PostgreSQL, Debian's server is installed and its fresh cluster lets the local user
+# postgres in over 127.0.0.1 without a password (trust), which is what the tests' databases are made with.
 postgres:
-	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && [ "$$(id -u)" = "0" ] && [ ! -d /etc/postgresql ]; then \
+		echo "installing Debian's PostgreSQL for the tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		hba=$$(ls -d /etc/postgresql/*/main | tail -n 1)/pg_hba.conf; \
+		sed -i '1i host all postgres 127.0.0.1/32 trust' $$hba; \
+	fi; \
+	if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		if [ "$$(id -u)" = "0" ] && [ -d /etc/postgresql ]; then \
 			echo "starting the installed PostgreSQL cluster"; \
 			pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start; \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import string
 from pathlib import Path
 
 import click
@@ -119,13 +120,21 @@ def user_list(org_code: str | None, as_json: bool) -> None:
         emit(rows, ["username", "display_name", "organization", "role", "auth_source", "active"], as_json=as_json)
 
 
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def demo_password(length: int = 16) -> str:
+    """Letters and digits, starting with a letter: nothing a shell or a command line reads as an option (``-…``)."""
+    return secrets.choice(string.ascii_letters) + "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length - 1))
+
+
 def demo_passwords(instance: Path) -> dict[str, str]:
     """Demo passwords are generated on first load and kept (mode 0600) in the instance folder."""
     path = instance / "demo-logins.json"
     stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     missing = [name for name, *_ in DEMO_USERS if name not in stored]
     if missing:
-        stored.update({name: secrets.token_urlsafe(12) for name in missing})
+        stored.update({name: demo_password() for name in missing})
         instance.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -21,7 +21,7 @@ HELP = {
     "block": _l("A prefix (2001:db8:1::/48) or a range of addresses (起始IP-终止IP), IPv6 or IPv4."),
     "source_name": _l("Where your organization got the block (来源单位): its upstream allocator."),
     "user_uscc": _l("18 characters (统一社会信用代码)."),
-    "user_division": _l("Six digits (GB/T 2260), e.g. 120116 for Binhai New Area."),
+    "user_division": _l("Six digits, GB/T 2260, e.g. 120116 for Binhai New Area."),
     "allocated_on": _l("The deadline counts from this date in working days."),
 }
 

@@ -145,3 +145,11 @@ def test_token_create_is_refused_for_inactive_and_unknown_accounts(runner: Flask
     assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "error:" in refused.output
     unknown = runner.invoke(args=["token", "create", "nobody-at-all", "--name", "x"])
     assert unknown.exit_code == 1 and "nobody-at-all" in unknown.output
+
+
+def test_demo_passwords_never_read_as_a_command_line_option() -> None:
+    from accounts.cli import demo_password
+
+    for _ in range(500):
+        password = demo_password()
+        assert len(password) == 16 and password.isalnum() and password[0].isalpha()

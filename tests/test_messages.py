@@ -229,3 +229,38 @@ def test_a_message_cannot_be_changed() -> None:
         refused.params["code"] = "other"  # type: ignore[index]
     assert refused == message("No organization has the code %(code)s.", code="cmcc")
     assert refused != message("No organization has the code %(code)s.", code="other")
+
+
+# Different words for the same thing: they may read the same in Chinese. Anything else that differs in English
+# differs in Chinese, so that success never reads like failure ("registered" / "is already registered").
+SYNONYMS = [
+    {"a day off", "day off"}, {"Aggregate", "Block"}, {"Address family", "Family"}, {"Address block", "Prefix"},
+    {"Note", "Remarks"}, {"Deleted", "Removed"}, {"File a change", "Submit the change"}, {"Added", "Created"},
+    {"Due this week", "this week"}, {"State", "Status"}, {"Kind", "Type"}, {"USCC", "Unified Social Credit Code"},
+    {"English name", "Name (English)"},
+]  # fmt: skip
+
+
+def _same_words(a: str, b: str) -> bool:
+    """The same message written another way: case, punctuation, a plural."""
+
+    def words(text: str) -> list[str]:
+        plain = re.sub(r"[^\w%()]+", " ", text.casefold()).split()
+        return [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in plain]
+
+    return words(a) == words(b)
+
+
+def test_messages_that_differ_in_english_differ_in_chinese(chinese: Catalog) -> None:
+    readings: dict[str, list[str]] = {}
+    for entry in chinese:
+        if entry.id and isinstance(entry.id, str) and entry.string:
+            readings.setdefault(entry.string, []).append(entry.id)
+    clashes = [
+        (text, a, b)
+        for text, ids in readings.items()
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+        if not _same_words(a, b) and {a, b} not in SYNONYMS
+    ]
+    assert clashes == []
