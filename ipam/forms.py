@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from flask import url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from markupsafe import Markup
+from wtforms import BooleanField, Field, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
 
 from core.forms import Form
 from ipam.choices import KIND_LABELS, STATUS_LABELS, USAGE_LABELS, PrefixKind
@@ -19,6 +26,25 @@ STRATEGY_LABELS = {
 }
 
 
+HOLDER_HELP = _l("Type part of a name, short code or Unified Social Credit Code and choose; the short code is sent.")
+
+
+class HolderPickerInput(TextInput):
+    """The holder's short code as text; static/app.js turns it into a picker that searches as one types (the
+    organizations the user may name, from ``ipam.holder_choices``). Without scripts it stays a text field."""
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        kwargs.setdefault("data-holder-picker", url_for("ipam.holder_choices"))
+        kwargs.setdefault("data-holder-none", gettext("No organization you may name matches."))
+        kwargs.setdefault("autocomplete", "off")
+        kwargs.setdefault("spellcheck", "false")
+        return super().__call__(field, **kwargs)
+
+
+def kind_choices(kinds: Iterable[PrefixKind]) -> list[SelectChoice]:
+    return [SelectChoice(k.value, KIND_LABELS[k]) for k in kinds]
+
+
 def _usage_choices() -> list[SelectChoice]:
     return [SelectChoice("", _l("(not set)")), *(SelectChoice(u.value, label) for u, label in USAGE_LABELS.items())]
 
@@ -26,16 +52,19 @@ def _usage_choices() -> list[SelectChoice]:
 class PrefixForm(Form):
     prefix = StringField(_l("Prefix"), validators=[DataRequired(), Length(max=43)],
                          description=_l("CIDR notation, e.g. 2001:db8:100::/40."))  # fmt: skip
-    kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
-    holder = StringField(_l("Holder"), validators=[DataRequired(), Length(max=32)],
-                         description=_l("Short code of the holding organization."))  # fmt: skip
+    kind = SelectField(_l("Kind"), choices=kind_choices(KIND_LABELS))
+    holder = StringField(
+        _l("Holder"), validators=[DataRequired(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
+    )
     usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 
 class PrefixEditForm(Form):
     status = SelectField(_l("Status"), choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()])
-    holder = StringField(_l("Holder"), validators=[Optional(), Length(max=32)])
+    holder = StringField(
+        _l("Holder"), validators=[Optional(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
+    )
     usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     child_min_len = IntegerField(_l("Shortest child length"), validators=[Optional(), NumberRange(0, 128)])
@@ -63,13 +92,21 @@ class AllocateForm(Form):
     strategy = SelectField(
         _l("Strategy"), choices=[SelectChoice(s.value, label) for s, label in STRATEGY_LABELS.items()]
     )
-    holder = StringField(_l("Holder"), validators=[DataRequired(), Length(max=32)],
-                         description=_l("Short code of the receiving organization."))  # fmt: skip
-    kind = SelectField(_l("Kind"), choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
+    holder = StringField(
+        _l("Holder"), validators=[DataRequired(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
+    )
+    kind = SelectField(_l("Kind"), choices=kind_choices(KIND_LABELS))
     usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     preview = SubmitField(_l("Preview"))
     confirm = SubmitField(_l("Allocate"))
+
+
+class ReleaseForm(Form):
+    """Releasing a prefix; with its children, the count the person saw (the release stops if it changed)."""
+
+    recursive = HiddenField()
+    expected = HiddenField()
 
 
 class ClaimForm(Form):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from accounts.models import User
+from accounts.models import AuditEvent, Organization, User
 from accounts.permissions import Action as AccountAction
-from accounts.queries import organization_id_by_code
+from accounts.queries import object_history, organization_id_by_code
 from core import policy
 from core.errors import ValidationFailed
 from core.messages import message as _l
@@ -43,7 +44,6 @@ class PrefixFilter:
     kind: str | None = None
     family: int | None = None
     usage: str | None = None
-    top_level: bool = False
 
 
 def filtered(user: User | None, flt: PrefixFilter, session: Session) -> Select[tuple[Prefix]]:
@@ -69,9 +69,104 @@ def filtered(user: User | None, flt: PrefixFilter, session: Session) -> Select[t
         stmt = stmt.where(Prefix.family == flt.family)
     if flt.usage:
         stmt = stmt.where(Prefix.usage == flt.usage)
-    if flt.top_level:
-        stmt = stmt.where(Prefix.parent_id.is_(None))
     return stmt
+
+
+# -- the tree as a user sees it -----------------------------------------------------------------------------
+#
+# A user who does not oversee everything sees what its organization holds and what it handed out (the children
+# of what it holds: ``visible_prefixes``, the rule ``VIEW_PREFIX``). A visible prefix hangs below its nearest
+# visible ancestor; without one it is a root. A prefix has a visible ancestor exactly when one of its ancestors is
+# held by the user's organization (an ancestor is visible when it or its own parent is held), which is what the
+# statements below test, by address containment.
+
+
+def _held_ancestor(organization_id: int | None, below: Any = None) -> Any:
+    """A prefix held by the organization that strictly contains the row (and lies strictly inside ``below``, a
+    prefix or an alias of the table)."""
+    ancestor = aliased(Prefix)
+    conditions = [
+        ancestor.holder_id == organization_id,
+        ancestor.family == Prefix.family,
+        ancestor.start <= Prefix.start,
+        ancestor.last >= Prefix.last,
+        ancestor.prefix_len < Prefix.prefix_len,
+    ]
+    if below is not None:
+        conditions.append(ancestor.prefix_len > below.prefix_len)
+    return exists().where(*conditions)
+
+
+def _oversees(user: User | None) -> bool:
+    return user is None or policy.can(user, AccountAction.OVERSEE_ALL)
+
+
+def tree_roots(user: User | None) -> Select[tuple[Prefix]]:
+    """The prefixes ``user`` sees that have no visible ancestor: the top level of its tree."""
+    if _oversees(user):
+        return select(Prefix).where(Prefix.parent_id.is_(None))
+    assert user is not None
+    organization_id = user.organization_id
+    parent = aliased(Prefix)
+    # A root is held by the organization (else its parent, which handed it out, is visible) under a parent that
+    # is not; the containment test then runs on those few rows only.
+    return (
+        select(Prefix)
+        .outerjoin(parent, Prefix.parent_id == parent.id)
+        .where(
+            Prefix.holder_id == organization_id,
+            or_(parent.id.is_(None), parent.holder_id.is_(None), parent.holder_id != organization_id),
+            ~_held_ancestor(organization_id),
+        )
+    )
+
+
+def tree_children(user: User | None, prefix: Prefix) -> Select[tuple[Prefix]]:
+    """The prefixes ``user`` sees whose nearest visible ancestor is ``prefix``: one level of its tree."""
+    if _oversees(user) or policy.can(user, Action.VIEW_LAYOUT, prefix):
+        # Everything below a block one holds is visible: its children are the next level.
+        return select(Prefix).where(Prefix.parent_id == prefix.id)
+    assert user is not None
+    # A block one handed out: its layout is its holder's; only what one holds oneself inside it shows.
+    return select(Prefix).where(
+        Prefix.holder_id == user.organization_id,
+        *_inside(prefix),
+        ~_held_ancestor(user.organization_id, below=prefix),
+    )
+
+
+def _inside(prefix: Any, rows: Any = Prefix) -> list[Any]:
+    """``rows`` strictly inside ``prefix`` (a prefix or an alias of the table), by address: the registry's tree
+    follows containment, so these are exactly its descendants."""
+    return [
+        rows.family == prefix.family,
+        rows.start >= prefix.start,
+        rows.start <= prefix.last,
+        rows.prefix_len > prefix.prefix_len,
+    ]
+
+
+def tree_child_counts(session: Session, prefixes: Sequence[Prefix], user: User | None) -> dict[int, int]:
+    """How many prefixes each of ``prefixes`` shows one level below it in ``user``'s tree, in two queries."""
+    counts = layout_counts(session, prefixes, user)
+    if _oversees(user):
+        return counts
+    assert user is not None
+    handed_out = [p.id for p in prefixes if not policy.can(user, Action.VIEW_LAYOUT, p)]
+    if handed_out:
+        block, organization_id = aliased(Prefix), user.organization_id
+        rows = session.execute(
+            select(block.id, func.count(Prefix.id))
+            .join(Prefix, and_(*_inside(block, Prefix)))
+            .where(
+                block.id.in_(handed_out),
+                Prefix.holder_id == organization_id,
+                ~_held_ancestor(organization_id, below=block),
+            )
+            .group_by(block.id)
+        ).all()
+        counts.update({block_id: n for block_id, n in rows})
+    return counts
 
 
 def keyset_page(
@@ -312,3 +407,199 @@ def prefix_utilization(session: Session, prefix: Prefix, unit_length: int = 64) 
     ).all()
     # IPv4 is counted in addresses (/32), IPv6 in /48, /56 or /64 units.
     return utilization(prefix.net, [(length, n) for length, n in counts], unit_length=min(unit_length, prefix.width))
+
+
+# -- what a release takes with it ---------------------------------------------------------------------------
+
+
+def descendants(prefix: Prefix) -> Select[tuple[Prefix]]:
+    """Every prefix below ``prefix``, whoever holds it: what releasing it with its children takes along."""
+    return select(Prefix).where(*_inside(prefix))
+
+
+def descendant_count(session: Session, prefix: Prefix) -> int:
+    return session.scalar(select(func.count()).select_from(Prefix).where(*_inside(prefix))) or 0
+
+
+def has_children(session: Session, prefix: Prefix) -> bool:
+    return session.execute(select(Prefix.id).where(Prefix.parent_id == prefix.id).limit(1)).first() is not None
+
+
+# -- free blocks, a page at a time ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FreeBlockPage:
+    """One page of a prefix's maximal free blocks in address order, and where it lies among all of them."""
+
+    blocks: list[Net]
+    total: int
+    offset: int  # how many free blocks come before the first one shown
+    next_cursor: str | None
+
+
+def decode_free_cursor(text: str | None) -> bytes | None:
+    """The start address (16 bytes, as hex) after which a page of free blocks begins."""
+    try:
+        raw = bytes.fromhex(text or "")
+    except ValueError:
+        return None
+    return raw if len(raw) == 16 else None
+
+
+def free_block_page(session: Session, prefix: Prefix, cursor: str | None, limit: int) -> FreeBlockPage:
+    """Free blocks after ``cursor`` (see ``decode_free_cursor``), with the count of all and of those before it.
+
+    Two reads whatever the page: the index's count per length, then the next blocks of each length that has any,
+    merged by the database (each branch walks the primary key: parent, length, start)."""
+    fb = freespace.fb
+    after = decode_free_cursor(cursor)
+    before_cursor = case((fb.c.start <= after, 1), else_=0) if after is not None else 0
+    per_length = session.execute(
+        select(fb.c.prefix_len, func.count(), func.sum(before_cursor))
+        .where(fb.c.parent_id == prefix.id)
+        .group_by(fb.c.prefix_len)
+    ).all()
+    if not per_length:
+        # No index rows: a prefix that never had children is free as a whole, else it is full.
+        whole = [prefix.net] if freespace.is_untouched(session, prefix.id) else []
+        return FreeBlockPage(whole if after is None else [], len(whole), 0 if after is None else len(whole), None)
+    probes = [
+        select(fb.c.prefix_len, fb.c.start)
+        .where(
+            fb.c.parent_id == prefix.id,
+            fb.c.prefix_len == length,
+            *([fb.c.start > after] if after is not None else []),
+        )
+        .order_by(fb.c.start)
+        .limit(limit + 1)
+        .subquery()
+        .select()
+        for length, _, _ in per_length
+    ]
+    merged = (union_all(*probes) if len(probes) > 1 else probes[0]).subquery()
+    rows = session.execute(select(merged).order_by(merged.c.start).limit(limit + 1)).all()
+    blocks = [Net(from_key(start), length, prefix.width) for length, start in rows[:limit]]
+    more = len(rows) > limit
+    return FreeBlockPage(
+        blocks=blocks,
+        total=sum(n for _, n, _ in per_length),
+        offset=sum(int(before or 0) for _, _, before in per_length),
+        next_cursor=to_key(blocks[-1].start).hex() if more else None,
+    )
+
+
+# -- naming a holder -----------------------------------------------------------------------------------------
+
+
+def holder_choices(session: Session, user: User, text: str, limit: int = 20) -> list[Organization]:
+    """Organizations ``user`` may name as a prefix's holder whose code, name or USCC contains ``text``: the
+    user's own first, then an exact code, then by name."""
+    text = text.strip()
+    if not text:
+        return []
+    matching = or_(
+        Organization.code.icontains(text, autoescape=True),
+        Organization.name.icontains(text, autoescape=True),
+        Organization.name_en.icontains(text, autoescape=True),
+        Organization.uscc.icontains(text, autoescape=True),
+    )
+    found = session.scalars(
+        select(Organization)
+        .where(matching)
+        .order_by(
+            (Organization.id == user.organization_id).desc(),
+            (func.lower(Organization.code) == text.lower()).desc(),
+            Organization.name,
+            Organization.code,
+        )
+        .limit(limit * 4)
+    )
+    # The policy decides who may be named (an enterprise names itself only); the search only narrows by text.
+    return [org for org in found if policy.can(user, Action.NAME_HOLDER, org)][:limit]
+
+
+# -- where a record comes from ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The import that last wrote a prefix, and the names the importing carrier gives its holder."""
+
+    batch: Any  # importers.models.ImportBatch
+    customer_ids: list[str]
+
+
+def provenance(session: Session, prefix: Prefix) -> Provenance | None:
+    # The registry does not depend on the importers; it only reads what an import left (the batch, the
+    # carrier's ids for its customers), so the import is looked up here, not imported at module level.
+    from importers.models import HolderReference, ImportBatch
+
+    if prefix.import_batch_id is None:
+        return None
+    batch = session.get(ImportBatch, prefix.import_batch_id)
+    if batch is None:
+        return None
+    customer_ids = (
+        list(
+            session.scalars(
+                select(HolderReference.value)
+                .where(
+                    HolderReference.carrier_id == batch.carrier_id,
+                    HolderReference.organization_id == prefix.holder_id,
+                    HolderReference.kind == "id",
+                )
+                .order_by(HolderReference.value)
+            )
+        )
+        if prefix.holder_id is not None
+        else []
+    )
+    return Provenance(batch, customer_ids)
+
+
+def prefix_history(session: Session, prefix: Prefix, limit: int = 50) -> list[AuditEvent]:
+    """A prefix's own events since it was registered, and the load of the import that last wrote it: a change
+    set audits changes of existing records one by one, but records it creates only through its import's event."""
+    events = object_history(session, "prefix", prefix.network, since=prefix.created_at, limit=limit)
+    if prefix.import_batch_id is not None:
+        events += session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.object_type == "import_batch",
+                AuditEvent.object_id == str(prefix.import_batch_id),
+                AuditEvent.action == "import.load",
+            )
+        )
+    return sorted(events, key=lambda e: (e.occurred_at, e.id), reverse=True)[:limit]
+
+
+# -- exports ----------------------------------------------------------------------------------------------------
+
+
+EXPORT_BATCH = 2000
+
+
+def export_rows(session: Session, stmt: Select[tuple[Prefix]]) -> Iterator[tuple[Prefix, Any]]:
+    """The prefixes of ``stmt`` in address order (their holders joined), each with the import that last wrote it
+    (``id``, ``file_name``, ``carrier_id``, ``created_at``; None when no import did), read in batches."""
+    from importers.models import ImportBatch
+
+    rows = (
+        stmt.add_columns(ImportBatch.id, ImportBatch.file_name, ImportBatch.carrier_id, ImportBatch.created_at)
+        .outerjoin(ImportBatch, ImportBatch.id == Prefix.import_batch_id)
+        .order_by(Prefix.family, Prefix.start, Prefix.prefix_len)
+    )
+    for prefix, batch_id, file_name, carrier_id, created_at in session.execute(
+        rows.execution_options(yield_per=EXPORT_BATCH)
+    ):
+        yield prefix, (ImportedFrom(batch_id, file_name, carrier_id, created_at) if batch_id is not None else None)
+
+
+@dataclass(frozen=True)
+class ImportedFrom:
+    """What an export says of the import that wrote a record (and what the policy asks: whose import it was)."""
+
+    id: int
+    file_name: str
+    carrier_id: int
+    created_at: Any

@@ -105,3 +105,142 @@ document.querySelectorAll("input[data-check-all]").forEach((master) => {
     });
   });
 });
+
+// Holder fields: the organization's short code, chosen by searching as one types (name, code or USCC). The list
+// comes from the field's data-holder-picker address and holds only organizations the user may name; the field
+// still sends the code, and without this script it is a plain text field.
+document.querySelectorAll("input[data-holder-picker]").forEach((input, index) => {
+  const list = document.createElement("div");
+  list.id = `${input.id || "holder"}-choices-${index}`;
+  list.className = "list-group position-absolute w-100 shadow-sm z-3 holder-choices";
+  list.setAttribute("role", "listbox");
+  list.hidden = true;
+  const chosen = document.createElement("div");
+  chosen.className = "form-text";
+  chosen.dataset.holderChosen = "";
+  chosen.setAttribute("aria-live", "polite");
+  const wrapper = document.createElement("div");
+  wrapper.className = "position-relative";
+  input.before(wrapper);
+  wrapper.append(input, list);
+  wrapper.after(chosen);
+  input.setAttribute("role", "combobox");
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-expanded", "false");
+  input.setAttribute("aria-controls", list.id);
+
+  let items = [];
+  let active = -1;
+  let timer = null;
+  let asked = 0;
+
+  const describe = (org) => [org.name, org.code, org.uscc, org.division].filter(Boolean).join(" · ");
+  const close = () => {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  };
+  const highlight = (next) => {
+    const options = list.querySelectorAll("[role=option]");
+    options.forEach((option, i) => {
+      option.classList.toggle("active", i === next);
+      option.setAttribute("aria-selected", i === next ? "true" : "false");
+    });
+    active = next;
+    if (options[next]) {
+      input.setAttribute("aria-activedescendant", options[next].id);
+      options[next].scrollIntoView({ block: "nearest" });
+    }
+  };
+  const choose = (org) => {
+    input.value = org.code;
+    chosen.textContent = describe(org);
+    close();
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  const search = async (text, exact) => {
+    const ticket = ++asked;
+    const url = `${input.dataset.holderPicker}?q=${encodeURIComponent(text)}`;
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok || ticket !== asked) {
+      return null;
+    }
+    const found = (await response.json()).items;
+    if (exact) {
+      return found.find((org) => org.code.toLowerCase() === text.toLowerCase()) || null;
+    }
+    items = found;
+    list.replaceChildren(
+      ...found.map((org, i) => {
+        const option = document.createElement("button");
+        option.type = "button";
+        option.id = `${list.id}-${i}`;
+        option.tabIndex = -1;
+        option.className = "list-group-item list-group-item-action py-1";
+        option.setAttribute("role", "option");
+        option.dataset.holderCode = org.code;
+        const name = document.createElement("div");
+        name.textContent = org.name;
+        const details = document.createElement("div");
+        details.className = "small text-body-secondary font-monospace";
+        details.textContent = [org.code, org.uscc, org.kind, org.division].filter(Boolean).join(" · ");
+        option.append(name, details);
+        // mousedown, not click: choosing must happen before the field loses focus and closes the list.
+        option.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          choose(org);
+        });
+        return option;
+      }),
+    );
+    if (!found.length) {
+      const none = document.createElement("div");
+      none.className = "list-group-item small text-body-secondary";
+      none.textContent = input.dataset.holderNone || "—";
+      list.append(none);
+    }
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+    highlight(found.length ? 0 : -1);
+    return null;
+  };
+
+  input.addEventListener("input", () => {
+    chosen.textContent = "";
+    window.clearTimeout(timer);
+    const text = input.value.trim();
+    if (!text) {
+      close();
+      return;
+    }
+    timer = window.setTimeout(() => search(text, false).catch(close), 200);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (list.hidden) {
+      return;
+    }
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      highlight(items.length ? (active + step + items.length) % items.length : -1);
+    } else if (event.key === "Enter" && active >= 0) {
+      event.preventDefault();
+      choose(items[active]);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+  input.addEventListener("blur", close);
+  // A code already in the field (editing, or a form shown again with errors) is named too.
+  if (input.value.trim()) {
+    search(input.value.trim(), true)
+      .then((org) => {
+        if (org) {
+          chosen.textContent = describe(org);
+        }
+      })
+      .catch(() => {});
+  }
+});
