@@ -15,13 +15,6 @@ def init_app(app: Flask) -> None:
     from importers.cli import import_cli
     from importers.views import bp
 
-    @app.template_global()
-    def import_column_label(column: str) -> str:
-        from core.i18n import current_language
-        from importers.tabular import column_label
-
-        return column_label(column, chinese=current_language() == "zh_CN")
-
     tasks.init_app(app)
     app.register_blueprint(bp)
     api.register_blueprint(blp)

@@ -46,7 +46,8 @@ class Imports(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ImportBatchPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The imports the caller may see, newest first, a page at a time (without their problems)."""
+        """The uploads the caller may see, newest first, a page at a time, each as its latest batch (a confirmed
+        check as its load, with ``previous_batch``), without their problems."""
         page = paginate(db.session, queries.visible_batches(current_user), args["page"], args["per_page"])
         return {"items": page.items, "meta": page}
 

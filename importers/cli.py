@@ -142,9 +142,8 @@ def _print_summary(report: dict[str, Any]) -> None:
         else N_("import %(id)s: %(file)s (%(format)s, %(mode)s) -> %(status)s")
     )
     status = STATUS_LABELS[BatchStatus(report["status"])]
-    click.echo(
-        _(headline, id=report["id"], file=report["file"], format=report["format"], mode=report["mode"], status=status)
-    )
+    file_format, mode = Format(report["format"]).label, Mode(report["mode"]).label
+    click.echo(_(headline, id=report["id"], file=report["file"], format=file_format, mode=mode, status=status))
     if report["message"]:
         click.echo(f"  {report['message']}")
     if report["same_content_as"]:

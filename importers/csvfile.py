@@ -43,8 +43,9 @@ def detect_encoding(path: Path) -> str:
     raise UnreadableFile(N_("the file is neither UTF-8 nor GB18030 text"))
 
 
-def parse_csv(path: Path) -> Iterator[AllocationRecord | Problem]:
-    yield from records_from_rows(csv_rows(path))
+def parse_csv(path: Path, headers: dict[str, str] | None = None) -> Iterator[AllocationRecord | Problem]:
+    """The file's records (``headers``: filled with the file's header for each column it names)."""
+    yield from records_from_rows(csv_rows(path), headers=headers)
 
 
 def csv_rows(path: Path) -> Iterator[tuple[int, list[Cell]]]:

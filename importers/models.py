@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Organization, User
 from core.db import Base, UTCDateTime, one_of, utcnow
+from ipam.choices import KIND_LABELS
 
 
 class Format(StrEnum):
@@ -19,6 +20,20 @@ class Format(StrEnum):
     XLSX = "xlsx"
     RPSL = "rpsl"
     RIR = "rir"
+
+    @property
+    def label(self) -> str:
+        return str(FORMAT_NAMES[self])
+
+    @property
+    def tabular(self) -> bool:
+        """A table whose header names its columns (CSV, Excel), not a format with fixed field names."""
+        return self in (Format.CSV, Format.XLSX)
+
+
+# Short names, as a batch's page and the command line name its format (the upload form has longer ones).
+FORMAT_NAMES = {Format.CSV: "CSV", Format.XLSX: _l("Excel workbook"), Format.RPSL: "RPSL",
+                Format.RIR: _l("RIR statistics")}  # fmt: skip
 
 
 class Mode(StrEnum):
@@ -60,6 +75,17 @@ STATUS_LABELS = {
 }
 
 
+# What each column of a carrier's table holds, for pages that name a column without a file at hand (the column
+# list of the upload page; a problem of a batch checked before the file's own headers were kept).
+COLUMN_LABELS = {
+    "prefix": _l("Prefix"), "start": _l("First address"), "end": _l("Last address"), "holder_name": _l("Holder"),
+    "uscc": _l("Unified Social Credit Code"), "holder_id": _l("Customer number"), "kind": _l("Allocation type"),
+    "usage": _l("Usage"), "registered": _l("Allocated on"), "division": _l("Division code"),
+    "contact_name": _l("Contact"), "contact_phone": _l("Contact phone"), "contact_email": _l("Contact e-mail"),
+    "remarks": _l("Remarks"),
+}  # fmt: skip
+
+
 COUNTS = (
     "rows", "created", "updated", "unchanged", "removed", "skipped", "errors", "warnings", "holders_created",
     "other_family",
@@ -73,6 +99,7 @@ class ImportBatch(Base):
         CheckConstraint(one_of("mode", Mode), name="mode"),
         CheckConstraint(one_of("status", BatchStatus), name="status"),
         Index("ix_import_batch_carrier_id_sha256", "carrier_id", "sha256"),
+        Index("ix_import_batch_next_batch_id", "next_batch_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,6 +143,14 @@ class ImportBatch(Base):
 
     carrier: Mapped[Organization] = relationship(lazy="joined")
     actor: Mapped[User | None] = relationship(lazy="joined")
+    # The two ends of a continuation: the batch this one continued (a load's check), and the one that continued it.
+    earlier: Mapped[ImportBatch | None] = relationship(
+        "ImportBatch", primaryjoin="ImportBatch.id == remote(foreign(ImportBatch.next_batch_id))", uselist=False,
+        viewonly=True,
+    )  # fmt: skip
+    later: Mapped[ImportBatch | None] = relationship(
+        "ImportBatch", primaryjoin="remote(ImportBatch.id) == foreign(ImportBatch.next_batch_id)", viewonly=True
+    )
 
     @property
     def status_enum(self) -> BatchStatus:
@@ -124,6 +159,23 @@ class ImportBatch(Base):
     @property
     def mode_enum(self) -> Mode:
         return Mode(self.mode)
+
+    @property
+    def format_enum(self) -> Format:
+        return Format(self.format)
+
+    def column_name(self, column: str) -> str:
+        """A problem's column as the reader knows it: the file's own header for it (a range's two headers for a
+        block cut from the range), else what the column holds, in the reader's language; the fixed field names
+        of RPSL and RIR files as they are."""
+        headers = (self.details or {}).get("headers") or {}
+        if column in headers:
+            return str(headers[column])
+        if column == "prefix" and "start" in headers and "end" in headers:
+            return f"{headers['start']}–{headers['end']}"
+        if self.format_enum.tabular or column == "prefix":
+            return str(COLUMN_LABELS.get(column, column))
+        return column
 
     @property
     def counts(self) -> dict[str, int]:
@@ -148,9 +200,20 @@ class ImportProblem(Base):
     severity: Mapped[str] = mapped_column(String(8), default="error")  # "warning": the row loads all the same
 
     def text(self) -> str:
+        """The problem in the reader's language, the kinds of prefix it names as well."""
         from importers.records import render
 
-        return render(self.message, self.params)
+        params = self.params
+        if isinstance(params, dict) and any(isinstance(params.get(name), str) for name in KIND_PARAMS):
+            params = {
+                name: KIND_LABELS.get(value, value) if name in KIND_PARAMS and isinstance(value, str) else value
+                for name, value in params.items()
+            }
+        return render(self.message, params)
+
+
+# Parameters of the planner's messages that hold a kind of prefix ("assignment"), shown by its label.
+KIND_PARAMS = ("kind", "other_kind")
 
 
 class HolderReference(Base):

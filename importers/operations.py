@@ -192,12 +192,14 @@ def check_batch(session: Session, batch: ImportBatch, *, actor: Any, meter: Mete
             checked.repeat_of = previous
             return checked
         holders = Holders()
-        staging.stage_file(session, batch, holders, problems, outcome.counts, meter)
+        staged = staging.stage_file(session, batch, holders, problems, outcome.counts, meter)
     except UnreadableFile as exc:
         return Checked(outcome, [], None, failure=exc, same_content_as_id=same)
     meter.set_phase("checking")
+    outcome.headers = staged.headers
     holders.resolve(session, carrier)
-    checked.changes = plan_changes(session, batch, carrier, holdings, holders, problems, outcome, meter)
+    checked.changes = plan_changes(session, batch, carrier, holdings, holders, problems, outcome, meter,
+                                   staged.lines_of_several_blocks)  # fmt: skip
     holders.new = holders.unknown_among(checked.changes.placeholders_used())
     outcome.counts["holders_created"] = len(holders.new)
     checked.holders = holders
@@ -315,6 +317,7 @@ def _set_counts(batch: ImportBatch, outcome: Outcome, holders: Holders | None) -
         "new_holders": [
             {"name": s.name, "uscc": s.uscc, "external_id": s.external_id} for s in (holders.new if holders else [])
         ][:50],
+        "headers": outcome.headers,
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, raiseload
+from sqlalchemy.orm import Session, raiseload, selectinload
 
 from accounts.choices import OrgKind
 from accounts.models import Organization, User
@@ -32,8 +32,14 @@ CHUNK = 20_000
 
 
 def visible_batches(user: User) -> Select[tuple[ImportBatch]]:
-    """Batches ``user`` may see, newest first, with their carrier; lists show no actor, so none is joined."""
-    statement = select(ImportBatch).options(raiseload(ImportBatch.actor)).order_by(ImportBatch.id.desc())
+    """The uploads ``user`` may see, newest first, one batch each: the latest of its chain (the load of a confirmed
+    check, the run again of a stopped one), with the batch it continued and its carrier; lists show no actor."""
+    statement = (
+        select(ImportBatch)
+        .where(ImportBatch.next_batch_id.is_(None))
+        .options(raiseload(ImportBatch.actor), selectinload(ImportBatch.earlier).raiseload(ImportBatch.actor))
+        .order_by(ImportBatch.id.desc())
+    )
     if policy.can(user, Action.OVERSEE_ALL):
         return statement
     return statement.where(ImportBatch.carrier_id == user.organization_id)

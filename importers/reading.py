@@ -44,15 +44,18 @@ class Meter:
         return min(self.bytes / self.total_bytes, 1.0)
 
 
-def read_records(path: Path, file_format: str, sheet: str | None, meter: Meter) -> Iterator[AllocationRecord | Problem]:
+def read_records(
+    path: Path, file_format: str, sheet: str | None, meter: Meter, headers: dict[str, str] | None = None
+) -> Iterator[AllocationRecord | Problem]:
+    """The file's records and problems; a table's header words for its columns go into ``headers``."""
     from importers import csvfile, rir, rpsl, xlsx
     from importers.records import open_text
 
     if file_format == Format.XLSX.value:
-        yield from _metered(xlsx.parse_xlsx(path, sheet), path, meter)
+        yield from _metered(xlsx.parse_xlsx(path, sheet, headers), path, meter)
         return
     if file_format == Format.CSV.value:
-        yield from _metered(csvfile.parse_csv(path), path, meter)
+        yield from _metered(csvfile.parse_csv(path, headers), path, meter)
         return
     if path.stat().st_size == 0:
         raise UnreadableFile(N_("the file is empty"))

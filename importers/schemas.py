@@ -54,6 +54,11 @@ class ImportBatchSchema(Schema):
     warnings = fields.Integer()
     next_batch = fields.Integer(attribute="next_batch_id", allow_none=True,
                                 metadata={"description": "The batch that continued this one (confirmed, run again)."})  # fmt: skip
+    previous_batch = fields.Function(
+        lambda b: b.earlier.id if b.earlier is not None else None,
+        metadata={"type": "integer", "nullable": True,
+                  "description": "The batch this one continued (the check it loads, the run it runs again)."},
+    )  # fmt: skip
     actions = fields.List(fields.String(), metadata={"description": "What the caller may do with it now: "
                                                      "POST /api/v1/imports/{id}/{action}"})  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -51,7 +53,7 @@ found_problems = temporary_table(
     "import_found_problem",
     Column("line", Integer), Column("sheet", String(100)), Column("column", String(32)),
     Column("value", String(MAX_VALUE_LENGTH)), Column("message", String(300)), Column("params", Text),
-    Column("severity", String(8)),
+    Column("severity", String(8)), Column("planned", SmallInteger),  # 1: found by the planner, not the reader
 )  # fmt: skip
 TABLES = (stage, found_problems)
 
@@ -70,13 +72,16 @@ def drop_tables(connection: Any) -> None:
 
 class ProblemWriter:
     """Problems are kept as they are found, in chunks (a bad file may have a million), in a temporary table;
-    ``record_problems`` gives them to the batch when its result is recorded. Warnings are counted apart."""
+    ``record_problems`` gives them to the batch when its result is recorded. Warnings are counted apart. Those the
+    planner found (``planning``) can be forgotten, for the file to be planned again."""
 
-    columns = ("line", "sheet", "column", "value", "message", "params", "severity")
+    columns = ("line", "sheet", "column", "value", "message", "params", "severity", "planned")
 
     def __init__(self, session: Session) -> None:
         self.session, self.pending = session, []
         self.count = self.warnings = 0
+        self.planning = False
+        self._read = (0, 0)  # the counts before planning: the reader's problems
 
     def add(self, problem: Problem) -> None:
         """Held until ``flush``: the caller flushes when the connection is free (not inside a COPY)."""
@@ -86,7 +91,18 @@ class ProblemWriter:
             self.count += 1
         params = json.dumps(dict(problem.params), ensure_ascii=False, default=str) if problem.params else None
         self.pending.append((problem.line, problem.sheet, problem.column[:32], str(problem.value)[:MAX_VALUE_LENGTH],
-                             problem.message[:300], params, problem.severity))  # fmt: skip
+                             problem.message[:300], params, problem.severity, int(self.planning)))  # fmt: skip
+
+    def start_planning(self) -> None:
+        """What is added from now on is the planner's."""
+        self.flush()
+        self.planning, self._read = True, (self.count, self.warnings)
+
+    def forget_planned(self) -> None:
+        """Forget every problem the planner found (it plans the file again)."""
+        self.pending = [row for row in self.pending if not row[-1]]
+        self.session.execute(delete(found_problems).where(found_problems.c.planned == 1))
+        self.count, self.warnings = self._read
 
     def flush(self) -> None:
         if self.pending:
@@ -106,13 +122,25 @@ def record_problems(session: Session, batch: ImportBatch) -> None:
     session.execute(insert(ImportProblem.__table__).from_select(columns, source))
 
 
+@dataclass
+class StagedFile:
+    """What reading the file found besides its rows: the header's words for the columns it names (tables only),
+    and the lines that stand for several blocks (a range cut into prefixes), which load whole or not at all."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    lines_of_several_blocks: set[int] = field(default_factory=set)
+
+
 def stage_file(session: Session, batch: ImportBatch, holders: Holders, problems: ProblemWriter,
-               counts: dict[str, int], meter: Meter) -> None:  # fmt: skip
+               counts: dict[str, int], meter: Meter) -> StagedFile:  # fmt: skip
     """Read the batch's file into the staging table (problems aside, holders as placeholders), streamed."""
     lines_with_problems: set[int] = set()
+    staged = StagedFile()
+    previous_line = None
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for item in read_records(Path(batch.stored_path or ""), batch.format, batch.sheet, meter):
+        nonlocal previous_line
+        for item in read_records(Path(batch.stored_path or ""), batch.format, batch.sheet, meter, staged.headers):
             meter.tick(1)
             if isinstance(item, Problem):
                 problems.add(item)
@@ -123,6 +151,9 @@ def stage_file(session: Session, batch: ImportBatch, holders: Holders, problems:
             if batch.family is not None and item.prefix.family != batch.family:
                 counts["other_family"] += 1
                 continue
+            if item.line == previous_line:  # a line's blocks come one after the other
+                staged.lines_of_several_blocks.add(item.line)
+            previous_line = item.line
             counts["rows"] += 1
             holder = holders.placeholder(item)
             description = item.description or item.netname
@@ -136,3 +167,4 @@ def stage_file(session: Session, batch: ImportBatch, holders: Holders, problems:
         problems.flush()
     counts["rows"] += counts["skipped"]
     session.execute(text("CREATE INDEX ix_import_stage_key ON import_stage (family, start, prefix_len)"))
+    return staged

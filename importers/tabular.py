@@ -35,24 +35,19 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def column_label(column: str, chinese: bool) -> str:
-    """A problem's column as the reader's templates head it (地址段 / prefix); other columns as they are."""
-    spellings = HEADERS.get(column)
-    if spellings is None:
-        return column
-    return spellings[0] if chinese else spellings[1]
-
-
 TEMPLATE_COLUMNS = ("prefix", "start", "end", "holder_name", "uscc", "holder_id", "kind", "usage", "registered",
                     "division", "contact_name", "contact_phone", "contact_email", "remarks")  # fmt: skip
+# The words a file may use for a kind or a usage, the registry's own labels among them in both languages (so that
+# the records an import wrote, exported in the reader's language, load again): compared as ``value_key`` has them.
 KINDS = {"分配": "allocation", "allocation": "allocation", "allocated": "allocation", "指派": "assignment",
-         "assignment": "assignment", "assigned": "assignment", "保留": "reserved", "reserved": "reserved"}  # fmt: skip
+         "assignment": "assignment", "assigned": "assignment", "保留": "reserved", "reserved": "reserved",
+         "保留地址块": "reserved", "reserved block": "reserved"}  # fmt: skip
 USAGES = {"静态": "static", "static": "static", "动态": "dynamic", "dynamic": "dynamic", "专线": "leased-line",
           "leased-line": "leased-line", "idc": "idc", "企业网": "enterprise-network",
           "enterprise-network": "enterprise-network", "工业网络": "industrial-network",
           "industrial-network": "industrial-network", "nat地址池": "nat-pool", "nat-pool": "nat-pool",
           "其他": "other", "other": "other"}  # fmt: skip
-_KIND_OF, _USAGE_OF = dict(KINDS), dict(USAGES)  # exact spellings first, without lower-casing
+_KIND_OF, _USAGE_OF = dict(KINDS), dict(USAGES)  # exact spellings first, as they are
 DATE_FORMS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T][\d:.]+)?$"),
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T][\d:.]+)?$"),
@@ -60,6 +55,7 @@ DATE_FORMS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
 )
 HEADER_SEARCH_ROWS = 10
+MAX_HEADER_CHARS = 100  # of a header kept to name its column in problems
 MAX_COLUMNS = 256  # a table wider than this is refused (no carrier's book has more than 20 columns)
 
 Cell = str | int | float | date | datetime | time | bool | None
@@ -70,6 +66,18 @@ def _normalize(header: str) -> str:
 
 
 _LOOKUP = {_normalize(spelling): column for column, spellings in HEADERS.items() for spelling in spellings}
+_TRAILING_NOTE = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+@functools.lru_cache(maxsize=1024)
+def value_key(text: str) -> str:
+    """A kind or usage as compared: case-blind, without spaces, hyphens or underscores, and without a note in
+    brackets after it (指派（使用单位） is 指派, "Industrial network" is industrial-network)."""
+    return re.sub(r"[\s_-]", "", _TRAILING_NOTE.sub("", text)).lower()
+
+
+_KIND_BY_KEY = {value_key(word): kind for word, kind in KINDS.items()}
+_USAGE_BY_KEY = {value_key(word): usage for word, usage in USAGES.items()}
 
 
 def map_headers(headers: Iterable[str]) -> dict[str, int]:
@@ -95,11 +103,11 @@ def require_columns(positions: dict[str, int]) -> None:
         raise UnreadableFile(N_("no holder column: expected 使用单位名称/holder or 统一社会信用代码/uscc"))
 
 
-def find_header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]]:
-    """The header among the first rows: the one naming the most columns (the earliest of equals). A title row
-    above it, or a header whose cells are merged over two rows (the lower row holds only the split cells, the
-    upper one the rest), are fine."""
-    best: tuple[int, int, dict[str, int]] | None = None  # (columns found, -row, positions)
+def find_header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int], list[str]]:
+    """The header among the first rows: the one naming the most columns (the earliest of equals), with its cells.
+    A title row above it, or a header whose cells are merged over two rows (the lower row holds only the split
+    cells, the upper one the rest), are fine."""
+    best: tuple[int, int, dict[str, int], list[str]] | None = None  # (columns found, -row, positions, header)
     previous: list[str] = []
     for index, (_line, cells) in enumerate(rows):
         merged = [cell or (previous[i] if i < len(previous) else "") for i, cell in enumerate(cells)]
@@ -107,10 +115,10 @@ def find_header(rows: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]]
         for candidate in (cells, merged):
             positions = map_headers(candidate)
             if usable(positions) and (best is None or (len(positions), -index) > best[:2]):
-                best = (len(positions), -index, positions)
+                best = (len(positions), -index, positions, candidate)
         previous = cells
     if best is not None:
-        return -best[1], best[2]
+        return -best[1], best[2], best[3]
     if rows:
         require_columns(map_headers(rows[0][1]))
     raise UnreadableFile(N_("the file has no header line"))
@@ -141,13 +149,16 @@ def head_rows(rows: Iterator[tuple[int, list[Cell]]]) -> list[tuple[int, list[st
 
 
 def records_from_rows(
-    rows: Iterator[tuple[int, list[Cell]]], sheet: str | None = None
+    rows: Iterator[tuple[int, list[Cell]]], sheet: str | None = None, headers: dict[str, str] | None = None
 ) -> Iterator[AllocationRecord | Problem]:
-    """Records of a table: the header is searched among the first rows, every later row is one record."""
+    """Records of a table: the header is searched among the first rows, every later row is one record. The
+    header's own words for the columns it names go into ``headers`` (column -> header), for problems to name."""
     head = head_rows(rows)
     if not head:
         raise UnreadableFile(N_("the file is empty"))
-    header_index, positions = find_header(head)
+    header_index, positions, cells = find_header(head)
+    if headers is not None:
+        headers.update({column: cells[index].strip()[:MAX_HEADER_CHARS] for column, index in positions.items()})
     columns = tuple(positions.items())
     for line, cells in head[header_index + 1 :]:
         yield from _row(line, cells, columns, sheet)
@@ -186,12 +197,12 @@ def _row(
             message = N_("not a date (2024-03-01, 2024/3/1, 20240301 or 2024年3月1日)")
             problems.append(Problem(line, "registered", raw_date, message, {}, sheet))
     raw_kind = get("kind")
-    kind = _KIND_OF.get(raw_kind) or KINDS.get(raw_kind.lower()) if raw_kind else "assignment"
+    kind = _KIND_OF.get(raw_kind) or _KIND_BY_KEY.get(value_key(raw_kind)) if raw_kind else "assignment"
     if kind is None:
         message = N_("unknown allocation type (分配/allocation, 指派/assignment or 保留/reserved)")
         problems.append(Problem(line, "kind", raw_kind or "", message, {}, sheet))
     raw_usage = get("usage")
-    usage = (_USAGE_OF.get(raw_usage) or USAGES.get(raw_usage.lower())) if raw_usage else None
+    usage = (_USAGE_OF.get(raw_usage) or _USAGE_BY_KEY.get(value_key(raw_usage))) if raw_usage else None
     if raw_usage and usage is None:
         problems.append(Problem(line, "usage", raw_usage, N_("unknown way of using the addresses"), {}, sheet))
     holder_name, holder_id = get("holder_name") or None, get("holder_id") or None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,17 +19,20 @@ from core.security import allow
 from core.web import accepts_upload, csv_response, page_number, paginate, run_form_operation
 from core.workflow import IllegalTransition
 from importers import queries
-from importers.forms import FORMAT_LABELS, UploadForm
-from importers.models import ImportBatch
+from importers.forms import UploadForm
+from importers.models import COLUMN_LABELS, ImportBatch
 from importers.permissions import Action
 from importers.records import render
-from importers.tabular import HEADERS, TEMPLATE_COLUMNS, column_label
+from importers.tabular import HEADERS, TEMPLATE_COLUMNS
 from importers.tasks import continue_batch, read_progress
 from importers.uploads import queue_import
 from importers.workflow import offered
+from ipam.choices import KIND_LABELS, USAGE_LABELS
 from ipam.models import Prefix
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
+# The columns of ``records.csv``: the import template's, so that the export loads again.
+RECORD_COLUMNS = ("prefix", "holder_name", "uscc", "kind", "usage", "registered", "remarks")
 VIEW = Action.VIEW_IMPORT.value
 IMPORT = Action.IMPORT_RECORDS.value
 
@@ -56,7 +62,7 @@ def import_list() -> str | Response:
             return redirect(url_for("imports.import_detail", batch_id=batch.id))
     page = paginate(db.session, queries.visible_batches(current_user), page_number())
     return render_template("imports/import_list.html", page=page, form=form, headers=HEADERS,
-                           columns=TEMPLATE_COLUMNS, formats=FORMAT_LABELS)  # fmt: skip
+                           columns=TEMPLATE_COLUMNS, column_labels=COLUMN_LABELS)  # fmt: skip
 
 
 @bp.get("/<int(max=2147483647):batch_id>")
@@ -105,13 +111,12 @@ def _continue(batch_id: int, action: str) -> Response:
 @allow(VIEW)
 def import_problems_csv(batch_id: int) -> Response:
     batch = load_batch(batch_id)
-    chinese = current_language() == "zh_CN"
     severity = {"error": _("Error"), "warning": _("Warning")}
     rows = [
         [
             p.line,
             p.sheet or "",
-            column_label(p.column, chinese),
+            batch.column_name(p.column),
             p.value,
             severity.get(p.severity, p.severity),
             p.text(),
@@ -125,7 +130,8 @@ def import_problems_csv(batch_id: int) -> Response:
 @bp.get("/<int(max=2147483647):batch_id>/records.csv")
 @allow(VIEW)
 def import_records_csv(batch_id: int) -> Response:
-    """The records this import wrote, as the registry now holds them."""
+    """The records this import wrote, as the registry now holds them, with the import template's headers and the
+    registry's words for kinds and usages, both in the reader's language (the file loads again as it is)."""
     batch = load_batch(batch_id)
     statement = (
         select(
@@ -141,20 +147,33 @@ def import_records_csv(batch_id: int) -> Response:
         .where(Prefix.import_batch_id == batch.id)
         .order_by(Prefix.family, Prefix.start, Prefix.prefix_len)
     )
-    rows = [list(row) for row in db.session.execute(statement)]
-    header = [_("Prefix"), _("Holder"), _("Unified Social Credit Code"), _("Kind"), _("Usage"), _("Assigned on"),
-              _("Remarks")]  # fmt: skip
+    rows = [
+        [network, holder, uscc, _label(KIND_LABELS, kind), _label(USAGE_LABELS, usage), assigned_on, remarks]
+        for network, holder, uscc, kind, usage, assigned_on, remarks in db.session.execute(statement)
+    ]
+    header = _template_header(RECORD_COLUMNS, english=current_language() == "en")
     return csv_response(f"import-{batch.id}-records.csv", header, rows)
+
+
+def _label(labels: Mapping[Any, Any], value: str | None) -> str | None:
+    return str(labels[value]) if value in labels else value
+
+
+def _template_header(columns: Iterable[str], *, english: bool) -> list[str]:
+    """The import template's header for ``columns``, in Chinese or English."""
+    return [HEADERS[c][1] if english else HEADERS[c][0] for c in columns]
 
 
 @bp.get("/template.csv")
 @allow(IMPORT)
 def import_template() -> Response:
-    """An empty file with the documented headers (Chinese or English) and one example row."""
+    """An empty file with the documented headers (Chinese or English) and one example row, which loads as it is
+    for the demo carrier: a block its demo registry leaves free (the last a sparse or first-fit allocation takes),
+    a made-up but valid USCC ("DEMD" marks it, as in the demo organizations)."""
     english = request.args.get("lang") == "en"
-    header = [HEADERS[c][1] if english else HEADERS[c][0] for c in TEMPLATE_COLUMNS]
-    example = {"prefix": "2001:db8:100::/48", "holder_name": "示例制造有限公司" if not english else "Example Works Ltd.",
-               "uscc": "91120000103100784F", "kind": "assignment" if english else "指派",
+    header = _template_header(TEMPLATE_COLUMNS, english=english)
+    example = {"prefix": "2001:db8:3fff::/48", "holder_name": "示例制造有限公司" if not english else "Example Works Ltd.",
+               "uscc": "91120116DEMD00009X", "kind": "assignment" if english else "指派",
                "usage": "industrial-network" if english else "工业网络", "registered": "2024-03-01",
                "division": "120116", "contact_name": "", "contact_phone": "", "contact_email": "", "remarks": ""}  # fmt: skip
     return csv_response(f"v6beian-import-template-{'en' if english else 'zh'}.csv", header,

@@ -57,10 +57,13 @@ _EPOCH_1900, _EPOCH_1904 = date(1899, 12, 30), date(1904, 1, 1)
 _LAST_SERIAL = 2_958_465  # 9999-12-31
 
 
-def parse_xlsx(path: Path, sheet: str | None = None) -> Iterator[AllocationRecord | Problem]:
+def parse_xlsx(
+    path: Path, sheet: str | None = None, headers: dict[str, str] | None = None
+) -> Iterator[AllocationRecord | Problem]:
+    """The sheet's records (``headers``: filled with the sheet's header for each column it names)."""
     with _checked_workbook(path) as book:
         name = _sheet_name(book, sheet)
-        yield from records_from_rows(book.rows(name), sheet=name)
+        yield from records_from_rows(book.rows(name), sheet=name, headers=headers)
 
 
 def sheet_rows(path: Path, sheet: str | None = None) -> Iterator[tuple[int, list[Cell]]]:
