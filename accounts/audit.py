@@ -32,6 +32,7 @@ ACTION_LABELS = {
     "user.sessions_end": _l("Sessions ended"),
     "token.create": _l("API token created"), "token.revoke": _l("API token revoked"), "token.use": _l("API token used"),
     "organization.create": _l("Organization created"), "organization.update": _l("Organization changed"),
+    "organization.verify": _l("Organization verified"),
     "prefix.create": _l("Prefix registered"), "prefix.allocate": _l("Prefix allocated"),
     "prefix.update": _l("Prefix changed"), "prefix.release": _l("Prefix released"),
     "prefix.bulk_add": _l("Prefixes added in bulk"),

@@ -33,7 +33,7 @@ class Organization(Base):
     industry: Mapped[str | None] = mapped_column(String(32))
     above_designated_size: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # False for holders a carrier's import named and nobody has checked yet.
-    verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -134,6 +134,22 @@ def update_organization(session: Session, org: Organization, *, actor: User | No
     return org
 
 
+def verify_organization(session: Session, org: Organization, *, actor: Any) -> Organization:
+    """Confirm that a holder a carrier's import named is who the records say: a regulator, or the carrier whose
+    import named it (``queries.holder_origin``). Verifying a verified organization changes nothing."""
+    policy.require(actor, Action.VERIFY_ORGANIZATION, queries.holder_origin(session, org))
+    if org.verified:
+        return org
+    before = snapshot(org)
+    org.verified = True
+    session.flush()
+    record_event(
+        session, actor=actor, action="organization.verify", object_type="organization", object_id=org.code,
+        organization_id=org.id, before=before, after=snapshot(org),
+    )  # fmt: skip
+    return org
+
+
 # --- users -----------------------------------------------------------------------------------------------
 
 
@@ -214,6 +230,14 @@ FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)
 def client_key(device: str | None, address: str | None) -> str:
     """Who is signing in, for throttling: the device that signed in to this account before, else the address."""
     return f"device:{device}" if device else f"address:{address or 'unknown'}"[:80]
+
+
+def client_summary(client: str) -> Message:
+    """A client (``client_key``) as the trail's readers read it, in their language."""
+    kind, _sep, value = client.partition(":")
+    if kind == "device":
+        return _l("from a browser that signed in to this account before (%(device)s)", device=value[:8])
+    return _l("from the address %(address)s", address=value)
 
 
 def sign_in(
@@ -311,7 +335,7 @@ class _Attempt:
         row.blocked_until = now + delay if delay is not None else None
         record_event(
             self.session, actor=None, action="auth.login_failed", object_type="user", object_id=self.account,
-            organization_id=self.user.organization_id if self.user else None, summary=self.client,
+            organization_id=self.user.organization_id if self.user else None, summary=client_summary(self.client),
         )  # fmt: skip
         self.session.flush()
         raise AuthenticationFailed(message or _l("Wrong username or password."))
@@ -330,7 +354,7 @@ def clear_throttle(session: Session, account: str, client: str, *, actor: User |
         return
     record_event(
         session, actor=actor, action="auth.throttle_clear", object_type="user", object_id=account,
-        organization_id=None, before={"failures": row.failures, "client": client}, summary=client,
+        organization_id=None, before={"failures": row.failures, "client": client}, summary=client_summary(client),
     )  # fmt: skip
     session.delete(row)
     session.flush()

@@ -22,6 +22,7 @@ class Action(StrEnum):
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
     ISSUE_TOKENS = "issue_tokens"  # make API tokens for another's account (people make their own)
+    VERIFY_ORGANIZATION = "verify_organization"  # confirm a holder a carrier's import named (unverified till then)
 
 
 # -- the facts rules are written with ---------------------------------------------------------------------
@@ -73,6 +74,15 @@ def _regulators(user: Any, obj: Any) -> bool:
 @rule(Action.VIEW_ORGANIZATION)
 def _view_organization(user: Any, organization: Any) -> bool:
     return is_regulator(user) or is_own(user, organization)
+
+
+@rule(Action.VERIFY_ORGANIZATION)
+def _verify_organization(user: Any, origin: Any) -> bool:
+    # obj: the organization's origin (``accounts.queries.HolderOrigin``; None: may verify any at all). Regulators
+    # verify any holder; a carrier or allocator those its own imports named, which it knows from its records.
+    if is_regulator(user):
+        return True
+    return allocates(user) and (origin is None or getattr(origin, "named_by_id", None) == user.organization_id)
 
 
 @rule(Action.ISSUE_TOKENS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, func, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select, union
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from accounts.models import ApiToken, AuditEvent, LoginThrottle, Organization, User
 from accounts.validators import normalize_code
@@ -20,8 +21,11 @@ class OrganizationRow:
     user_count: int
 
 
-def organization_list(q: str | None = None, kind: str | None = None) -> Select[tuple[Organization, int]]:
-    """Organizations with their user counts in one query (no per-row count)."""
+def organization_list(
+    q: str | None = None, kind: str | None = None, verified: bool | None = None
+) -> Select[tuple[Organization, int]]:
+    """Organizations with their user counts in one query (no per-row count); ``verified=False``: only the holders
+    imports named that nobody has verified yet."""
     users = select(User.organization_id, func.count(User.id).label("n")).group_by(User.organization_id).subquery()
     stmt = (
         select(Organization, func.coalesce(users.c.n, 0))
@@ -40,7 +44,57 @@ def organization_list(q: str | None = None, kind: str | None = None) -> Select[t
         )
     if kind:
         stmt = stmt.where(Organization.kind == kind)
+    if verified is not None:
+        stmt = stmt.where(Organization.verified.is_(verified))
     return stmt
+
+
+# -- holders named by imports -----------------------------------------------------------------------------------
+
+
+def _named_in_import(carrier: Any) -> ColumnElement[bool]:
+    """The audit row that created an organization for a carrier's import (``operations.create_named_holders``)
+    names the carrier's code: the link between a holder and the carrier that named it."""
+    return and_(
+        AuditEvent.action == "organization.create",
+        AuditEvent.object_type == "organization",
+        AuditEvent.summary_params["carrier"].as_string() == carrier.code,
+    )
+
+
+@dataclass(frozen=True)
+class HolderOrigin:
+    """An organization and the carrier whose import named it (None: entered by hand). The rule of
+    ``Action.VERIFY_ORGANIZATION`` reads ``named_by_id``."""
+
+    organization: Organization
+    named_by: Organization | None
+
+    @property
+    def named_by_id(self) -> int | None:
+        return self.named_by.id if self.named_by is not None else None
+
+
+def holder_origin(session: Session, org: Organization) -> HolderOrigin:
+    carrier = aliased(Organization)
+    named_by = session.scalar(
+        select(carrier)
+        .join(AuditEvent, _named_in_import(carrier))
+        .where(AuditEvent.organization_id == org.id)
+        .order_by(AuditEvent.id)
+        .limit(1)
+    )
+    return HolderOrigin(org, named_by)
+
+
+def unverified_holders_named_by(carrier: Organization) -> Select[tuple[Organization]]:
+    """The holders ``carrier``'s imports named that nobody has verified yet, newest first."""
+    return (
+        select(Organization)
+        .join(AuditEvent, AuditEvent.organization_id == Organization.id)
+        .where(Organization.verified.is_(False), _named_in_import(carrier))
+        .order_by(Organization.created_at.desc(), Organization.id.desc())
+    )
 
 
 def organization_by_code(session: Session, code: str) -> Organization | None:
@@ -83,11 +137,31 @@ def dashboard_figures(session: Session) -> DashboardFigures:
     return DashboardFigures(by_kind, by_role, sum(by_kind.values()), sum(by_role.values()))
 
 
+def unverified_by_kind(session: Session) -> dict[str, int]:
+    """How many organizations of each kind wait for verification (holders imports named)."""
+    rows = session.execute(
+        select(Organization.kind, func.count()).where(Organization.verified.is_(False)).group_by(Organization.kind)
+    )
+    return {kind: n for kind, n in rows}
+
+
+# Acts the trail records that change nothing: the dashboards' "recent changes" leave them out.
+NOT_CHANGES = ("auth.login", "auth.login_failed", "auth.logout", "token.use")
+
+
 def recent_events(session: Session, *, organization_id: int | None = None, limit: int = 10) -> list[AuditEvent]:
-    stmt = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)
+    """The latest changes (sign-ins and token uses are no changes) of all, or those of one organization: what was
+    done to its records and what its people did (a carrier's allocations are recorded under its customers)."""
+    newest = (AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    changes = select(AuditEvent).where(AuditEvent.action.not_in(NOT_CHANGES)).order_by(*newest).limit(limit)
     if organization_id is not None:
-        stmt = stmt.where(AuditEvent.organization_id == organization_id)
-    return list(session.scalars(stmt))
+        # The newest of each kind, each read along its own index, then the newest of both.
+        members = select(User.id).where(User.organization_id == organization_id)
+        done_to = changes.where(AuditEvent.organization_id == organization_id).subquery()
+        done_by = changes.where(AuditEvent.actor_id.in_(members)).subquery()
+        either = union(select(done_to.c.id), select(done_by.c.id))
+        changes = select(AuditEvent).where(AuditEvent.id.in_(either)).order_by(*newest).limit(limit)
+    return list(session.scalars(changes))
 
 
 def object_history(

@@ -12,7 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from accounts import operations, queries, sessions
+from accounts import home, operations, queries, sessions, trail
 from accounts.choices import ORG_KIND_LABELS, OrgKind
 from accounts.forms import (
     AuditFilterForm,
@@ -24,7 +24,7 @@ from accounts.forms import (
     UserCreateForm,
 )
 from accounts.ldap import DirectoryUnavailable, LdapSettings
-from accounts.models import ApiToken, Organization, User
+from accounts.models import ApiToken, AuditEvent, Organization, User
 from accounts.operations import AuthenticationFailed
 from accounts.permissions import Action
 from accounts.sessions import SessionRules
@@ -36,6 +36,7 @@ from core.i18n import SESSION_KEY as LANGUAGE_KEY
 from core.messages import message as _l
 from core.security import ANY_SIGNED_IN, allow, public
 from core.web import CHINA_TIME, csv_response, page_number, paginate, run_form_operation, safe_next_url
+from importers.permissions import Action as ImportAction
 
 bp = Blueprint("accounts", __name__)
 SESSION_ID_KEY = "sid"  # the secret naming the server-side session (accounts.sessions)
@@ -133,6 +134,8 @@ def dashboard() -> str:
         return render_template(
             "accounts/dashboard_regulator.html",
             figures=queries.dashboard_figures(db.session),
+            unverified=queries.unverified_by_kind(db.session),
+            imports=home.recent_imports(db.session, current_user),
             events=queries.recent_events(db.session),
             kinds=ORG_KIND_LABELS,
         )
@@ -141,8 +144,27 @@ def dashboard() -> str:
         "accounts/dashboard_member.html",
         organization=org,
         members=queries.organization_users(db.session, org),
+        holdings=home.holdings(db.session, org),
+        named_holders=home.unverified_holders(db.session, org)
+        if policy.can(current_user, Action.VERIFY_ORGANIZATION)
+        else None,
+        imports=home.recent_imports(db.session, current_user)
+        if policy.can(current_user, ImportAction.VIEW_IMPORT)
+        else None,
         events=queries.recent_events(db.session, organization_id=org.id),
     )
+
+
+@bp.app_template_global()
+def audit_lines(events: list[AuditEvent]) -> list[trail.Line]:
+    """The history on every object's page: its events as sentences, their names read in one query."""
+    return trail.lines(db.session, events)
+
+
+bp.add_app_template_filter(trail.shortened, "shortened")
+
+
+VERIFIED_FILTER = {"yes": True, "no": False}
 
 
 @bp.get("/organizations")
@@ -151,11 +173,15 @@ def organization_list() -> str:
     q = request.args.get("q", "").strip()[:100]
     kind = request.args.get("kind", "")
     kind = kind if kind in {k.value for k in OrgKind} else ""
-    page = paginate(db.session, queries.organization_list(q, kind or None), page_number())
+    verified = request.args.get("verified", "")
+    verified = verified if verified in VERIFIED_FILTER else ""
+    page = paginate(
+        db.session, queries.organization_list(q, kind or None, VERIFIED_FILTER.get(verified)), page_number()
+    )
     page_items = [queries.OrganizationRow(org, n) for org, n in page.items]
     return render_template(
         "accounts/organization_list.html", page=page, rows=page_items, q=q, kind=kind, kinds=ORG_KIND_LABELS,
-        can_manage=policy.can(current_user, Action.MANAGE_ORGANIZATIONS),
+        verified=verified, can_manage=policy.can(current_user, Action.MANAGE_ORGANIZATIONS),
     )  # fmt: skip
 
 
@@ -172,13 +198,28 @@ def organization_detail(code: str) -> str:
     org = queries.organization_by_code(db.session, code)
     if org is None or not policy.can(current_user, Action.VIEW_ORGANIZATION, org):
         abort(404)  # another tenant's organization is indistinguishable from a missing one
+    origin = queries.holder_origin(db.session, org)
     return render_template(
         "accounts/organization_detail.html",
         org=org,
+        origin=origin,
         members=queries.organization_users(db.session, org),
         events=queries.object_history(db.session, "organization", org.code, since=org.created_at),
         can_manage=policy.can(current_user, Action.MANAGE_ORGANIZATIONS, org),
+        can_verify=not org.verified and policy.can(current_user, Action.VERIFY_ORGANIZATION, origin),
     )
+
+
+@bp.post("/organizations/<code>/verify")
+@allow(Action.VERIFY_ORGANIZATION)
+def organization_verify(code: str) -> Response:
+    """A regulator, or the carrier whose import named the holder, confirms it; back to the page it was asked on."""
+    org = queries.organization_by_code(db.session, code)
+    if org is None or not policy.can(current_user, Action.VERIFY_ORGANIZATION, queries.holder_origin(db.session, org)):
+        abort(404)  # a holder another carrier named is none of this one's business
+    operations.verify_organization(db.session, org, actor=current_user)
+    flash(_("%(name)s is verified.", name=org.name), "success")
+    return redirect(safe_next_url(request.form.get("next")))
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
@@ -383,7 +424,7 @@ def audit_list() -> str:
     form = AuditFilterForm(request.args)
     flt = _audit_filter(form) if form.validate() else queries.AuditFilter()
     page = paginate(db.session, queries.audit_events(flt), page_number())
-    return render_template("accounts/audit.html", form=form, page=page)
+    return render_template("accounts/audit.html", form=form, page=page, lines=trail.lines(db.session, page.items))
 
 
 @bp.get("/audit.csv")
