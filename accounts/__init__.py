@@ -12,7 +12,8 @@ def init_app(app: Flask) -> None:
 
     from flask import Request, Response, current_app, g, request, session
 
-    from accounts import operations, permissions, queries, sessions  # noqa: F401 (permissions: registers its rules)
+    # permissions registers its rules; search_views adds its routes to the blueprint
+    from accounts import operations, permissions, queries, search_views, sessions  # noqa: F401
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, token_cli, user_cli
     from accounts.demo import load_accounts_demo

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 
-from accounts import queries
+from accounts import queries, search
 from accounts.models import Organization, User
 from accounts.permissions import Action
 from accounts.schemas import (
@@ -38,15 +38,14 @@ class Me(MethodView):
 
 
 @blp.route("/organizations")
-@allow(Action.LIST_ORGANIZATIONS)
+@allow(ANY_SIGNED_IN)
 class Organizations(MethodView):
     @blp.arguments(OrganizationListArgsSchema, location="query")
     @blp.response(200, OrganizationPageSchema)
-    @blp.alt_response(403, schema="ApiError")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Organizations (regulators only), filtered by text and kind."""
-        policy.require(current_user, Action.LIST_ORGANIZATIONS)
-        page = paginate(db.session, queries.organization_list(args["q"], args["kind"]), args["page"], args["per_page"])
+        """Organizations the caller may see (regulators: all; others: their own), filtered by text and kind."""
+        stmt = search.organizations_in_view(current_user, queries.organization_list(args["q"], args["kind"]))
+        page = paginate(db.session, stmt, args["page"], args["per_page"])
         return {"items": [org for org, _count in page.items], "meta": page}
 
 

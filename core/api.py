@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request
+from flask import Blueprint, Flask, Request, render_template, url_for
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import Schema, fields, validate
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
-from core.security import PUBLIC_ENDPOINTS
+from core.security import PUBLIC_ENDPOINTS, public
 
 API_PREFIX = "/api/v1"
 MAX_PAGE_SIZE = 500
@@ -32,28 +32,51 @@ class ApiBlueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
 
+ERROR_SHAPE = """Every error, whatever the route and the status, is one JSON object:
+
+```json
+{"error": {"code": "validation_failed", "message": "The input is not valid.",
+           "fields": {"per_page": ["Must be greater than or equal to 1 and less than or equal to 500."]}}}
+```
+
+- `code`: a stable name to program against (`unauthorized`, `forbidden`, `not_found`, `conflict`,
+  `validation_failed`, `too_many_requests`, `busy`, …);
+- `message`: what went wrong, in the reader's language (`Accept-Language: zh-CN` or `en`);
+- `fields` (only when input is wrong): field name → the messages about that field, in the same language. A nested
+  field is named by its path (`values.user_name`, `ids.0`); a field named in two places of one request (the query
+  string and the body) keeps its place in front (`query.page`, `json.page`)."""
+
+AUTHENTICATION = """Send an API token as `Authorization: Bearer v6b_…` (each user makes named, expiring tokens on their
+account page; a read-only token may only read). A browser session's cookie works too; requests that change
+state with it carry the CSRF token in an `X-CSRFToken` header. Without either the API answers 401."""
+
+
 class ErrorBodySchema(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    fields = fields.Raw(
+    code = fields.String(required=True, metadata={"description": "A stable name of the error."})
+    message = fields.String(required=True, metadata={"description": "What went wrong, in the reader's language."})
+    fields = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
         metadata={
-            "description": "What is wrong with which input, by field (and, for request "
-            "arguments, by where they were read: query, json, form, files)."
-        }
+            "description": "Only when input is wrong: field name (a nested field by its path, a field named in two "
+            "places with its place in front, as query.page) → messages in the reader's language."
+        },
     )
 
 
-class ErrorSchema(Schema):
+class ApiErrorSchema(Schema):
+    """The one shape of every error: the component ``ApiError`` (its name follows from the class's)."""
+
+    class Meta:
+        description = ERROR_SHAPE
+
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-class DefaultErrorSchema(ErrorSchema):
-    """The same shape, as flask-smorest names it for the default and 422 responses it documents."""
-
-
 class V6Api(Api):
-    # Every error is documented (and answered, by core.errors) in the one shape {"error": {...}}.
-    ERROR_SCHEMA = DefaultErrorSchema
+    # Every error is documented (and answered, by core.errors) in the one shape, the component ApiError: the
+    # default and 422 responses flask-smorest documents, and the routes' alt_response(..., schema="ApiError").
+    ERROR_SCHEMA = ApiErrorSchema
 
     def _register_error_handlers(self) -> None:
         # core.errors answers every error under /api/ in one shape: {"error": {"code", "message"}}.
@@ -63,9 +86,15 @@ class V6Api(Api):
 api = V6Api(
     spec_kwargs={
         "info": {
-            "description": "v6beian: IPv6 address allocation and IP-address filing. Every error is "
-            '{"error": {"code": "...", "message": "...", "fields": {...}}}.'
-        }
+            "description": "\n\n".join(
+                [
+                    "v6beian: IPv6 address allocation and IP-address filing.",
+                    AUTHENTICATION,
+                    "Every error, whatever the route and the status, has one shape: the schema `ApiError`.",
+                ]
+            )
+        },
+        "security": [{"bearer": []}, {"session": []}],
     }
 )
 
@@ -89,9 +118,22 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api.init_app(app)
-    api.spec.components.schema("ApiError", schema=ErrorSchema)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "An API token: Authorization: Bearer v6b_…"}
+    )
     api.spec.components.security_scheme(
         "session", {"type": "apiKey", "in": "cookie", "name": app.config.get("SESSION_COOKIE_NAME", "session")}
     )
-    # The document describes the API, not data; clients read it before they have credentials.
+    # The document and its reader describe the API, not data; clients read them before they have credentials.
     PUBLIC_ENDPOINTS.add(f"{api._make_doc_blueprint_name()}.openapi_json")
+    app.register_blueprint(docs_bp)
+
+
+docs_bp = Blueprint("api_docs", __name__)
+
+
+@docs_bp.get(f"{API_PREFIX}/docs")
+@public
+def reference() -> str:
+    """The interactive API reference: Swagger UI (vendored under static/, no CDN) on the OpenAPI document."""
+    return render_template("api_docs.html", spec_url=url_for(f"{api._make_doc_blueprint_name()}.openapi_json"))

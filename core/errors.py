@@ -8,6 +8,8 @@ beside their fields; the CLI prints the message on one line.
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -146,14 +148,130 @@ def error_page(status: int, message: Message | str) -> tuple[str, int]:
         return f"<!doctype html><title>{status}</title><h1>{status}</h1>", status
 
 
+# The English messages marshmallow (and so webargs) writes, in its own str.format syntax, and the catalog's message
+# for each: request validation answers in the reader's language. A value is read back as one word (a number, a
+# length), so "greater than {min}." never reads "greater than or equal to 1."; only a list of choices has spaces.
+_MARSHMALLOW_MESSAGES: tuple[tuple[str, Message], ...] = (
+    ("Missing data for required field.", _l("Missing data for required field.")),
+    ("Field may not be null.", _l("Field may not be null.")),
+    ("Unknown field.", _l("Unknown field.")),
+    ("Invalid input type.", _l("Invalid input type.")),
+    ("Invalid type.", _l("Invalid type.")),
+    ("Invalid value.", _l("Invalid value.")),
+    ("Invalid input.", _l("Invalid input.")),
+    ("Not a valid string.", _l("Not a valid string.")),
+    ("Not a valid utf-8 string.", _l("Not a valid utf-8 string.")),
+    ("Not a valid integer.", _l("Not a valid integer.")),
+    ("Not a valid number.", _l("Not a valid number.")),
+    ("Number too large.", _l("Number too large.")),
+    (
+        "Special numeric values (nan or infinity) are not permitted.",
+        _l("Special numeric values (nan or infinity) are not permitted."),
+    ),
+    ("Not a valid boolean.", _l("Not a valid boolean.")),
+    ("Not a valid list.", _l("Not a valid list.")),
+    ("Not a valid tuple.", _l("Not a valid tuple.")),
+    ("Not a valid mapping type.", _l("Not a valid mapping type.")),
+    ("Not a valid date.", _l("Not a valid date.")),
+    ("Not a valid datetime.", _l("Not a valid datetime.")),
+    ("Not a valid time.", _l("Not a valid time.")),
+    ("Not a valid period of time.", _l("Not a valid period of time.")),
+    ("Not a valid email address.", _l("Not a valid email address.")),
+    ("Not a valid URL.", _l("Not a valid URL.")),
+    ("Not a valid UUID.", _l("Not a valid UUID.")),
+    ("Not a valid IP address.", _l("Not a valid IP address.")),
+    ("Not a valid IPv4 address.", _l("Not a valid IPv4 address.")),
+    ("Not a valid IPv6 address.", _l("Not a valid IPv6 address.")),
+    ("String does not match expected pattern.", _l("String does not match expected pattern.")),
+    ("Length must be between {min} and {max}.", _l("Length must be between %(min)s and %(max)s.")),
+    ("Length must be {equal}.", _l("Length must be %(equal)s.")),
+    ("Longer than maximum length {max}.", _l("Longer than maximum length %(max)s.")),
+    ("Shorter than minimum length {min}.", _l("Shorter than minimum length %(min)s.")),
+    ("Must be one of: {choices}.", _l("Must be one of: %(choices)s.")),
+    ("Must be equal to {other}.", _l("Must be equal to %(other)s.")),
+    (
+        "Must be greater than or equal to {min} and less than or equal to {max}.",
+        _l("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+    ),
+    (
+        "Must be greater than or equal to {min} and less than {max}.",
+        _l("Must be greater than or equal to %(min)s and less than %(max)s."),
+    ),
+    (
+        "Must be greater than {min} and less than or equal to {max}.",
+        _l("Must be greater than %(min)s and less than or equal to %(max)s."),
+    ),
+    ("Must be greater than {min} and less than {max}.", _l("Must be greater than %(min)s and less than %(max)s.")),
+    ("Must be greater than or equal to {min}.", _l("Must be greater than or equal to %(min)s.")),
+    ("Must be greater than {min}.", _l("Must be greater than %(min)s.")),
+    ("Must be less than or equal to {max}.", _l("Must be less than or equal to %(max)s.")),
+    ("Must be less than {max}.", _l("Must be less than %(max)s.")),
+)
+_WORDY_VALUES = frozenset({"choices"})
+
+
+def _english_pattern(template: str) -> re.Pattern[str]:
+    """A marshmallow message template as a pattern that reads its values back out of the formatted message."""
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            pattern += re.escape(part)
+        else:
+            pattern += f"(?P<{part}>.+)" if part in _WORDY_VALUES else f"(?P<{part}>\\S+)"
+    return re.compile(pattern)
+
+
+_VALIDATION_MESSAGES = tuple((_english_pattern(english), ours) for english, ours in _MARSHMALLOW_MESSAGES)
+
+
+def validation_message(text: str) -> str:
+    """One of marshmallow's English messages in the reader's language; any other message as it is."""
+    for pattern, ours in _VALIDATION_MESSAGES:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            return str(ours.params_with(**match.groupdict()))
+    return text
+
+
+def _flatten(details: Any, path: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages ({"values": {"user_name": [...]}, "ids": {0: [...]}}) by dotted field path."""
+    found: dict[str, list[str]] = {}
+    if isinstance(details, Mapping):
+        for key, value in details.items():
+            for name, texts in _flatten(value, f"{path}.{key}" if path else str(key)).items():
+                found.setdefault(name, []).extend(texts)
+    elif isinstance(details, list | tuple):
+        for item in details:
+            for name, texts in _flatten(item, path).items():
+                found.setdefault(name, []).extend(texts)
+    else:
+        found.setdefault(path, []).append(validation_message(str(details)))
+    return found
+
+
+def request_field_errors(messages: Mapping[Any, Any]) -> dict[str, list[str]]:
+    """webargs' validation details, ``{location: {field: [message, …]}}``, as the API's one error shape: field name
+    → messages in the reader's language. A field named in two locations of the same request keeps its location
+    (``query.page``, ``json.page``); a nested field is named by its path (``values.user_name``, ``ids.0``)."""
+    by_location = {str(location): _flatten(details) for location, details in messages.items()}
+    seen = Counter(name for fields in by_location.values() for name in fields)
+    flat: dict[str, list[str]] = {}
+    for location, fields in by_location.items():
+        for name, texts in fields.items():
+            key = f"{location}.{name}" if name and seen[name] > 1 else name or location
+            flat.setdefault(key, []).extend(texts)
+    return flat
+
+
 def http_error_response(exc: HTTPException) -> Response | tuple[str, int]:
     status = exc.code or 500
     message = _http_messages().get(status, exc.description or "")
     if wants_json():
         fields = None
         data = getattr(exc, "data", None)  # webargs/marshmallow validation details
-        if isinstance(data, dict) and "messages" in data:
-            fields = data["messages"]
+        if isinstance(data, dict) and isinstance(data.get("messages"), Mapping):
+            fields = request_field_errors(data["messages"])
         response = json_error(status, HTTP_ERROR_CODES.get(status, "http_error"), message, fields)
         for header, value in exc.get_headers():
             if header.lower() not in {"content-type", "content-length"}:
