@@ -103,7 +103,7 @@ def _due_condition(due: str, today: date, *, queue: bool) -> list[object]:
 
 def _search_condition(session: Session, text: str) -> object:
     """One box finds a filing by an address inside its block, its block, its number, the user's USCC or name."""
-    conditions: list[object] = [Filing.number == text, Filing.number.startswith(text.upper())]
+    conditions: list[object] = [Filing.number == text, Filing.number.startswith(text.upper(), autoescape=True)]
     try:
         block = parse_block(text)
     except BadBlock:
