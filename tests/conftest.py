@@ -22,6 +22,7 @@ from app import create_app
 from core import migrate
 from core.extensions import db as database
 from core.policy import OPERATOR
+from tests.browser_support import browser, live_server, page  # noqa: F401 (the browser tests' shared world)
 from tests.filing_support import world  # noqa: F401 (a fixture the filing tests share)
 from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
@@ -161,8 +162,8 @@ def create_user(db: Session, create_org: Callable[..., Organization]) -> Callabl
 
 def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, form_page: str | None = None, **kwargs: Any):
     """Submit a form as a browser does: read the CSRF token from the page, then post."""
-    page = client.get(form_page or url)
-    token = csrf_token_in(page.get_data(as_text=True))
+    form = client.get(form_page or url)
+    token = csrf_token_in(form.get_data(as_text=True))
     return client.post(url, data={**data, "csrf_token": token}, **kwargs)
 
 

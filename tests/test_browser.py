@@ -3,112 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.support import BACKENDS, fresh_database
-
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from tests.browser_support import sign_in, sign_out
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def flask(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, directory) -> Iterator[dict]:
-    folder = tmp_path_factory.mktemp(f"live-{request.param}")
-    with fresh_database(request.param, folder) as url:
-        ldap_env = {key: str(value) for key, value in directory.settings().items()}
-        env = {**os.environ, **ldap_env, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(folder / "instance")}
-        env.pop("V6BEIAN_LANGUAGE", None)
-        flask(env, "db", "upgrade")
-        logins = {row["role"]: row for row in json.loads(flask(env, "demo", "--json"))}
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        # Uploads are loaded by the import worker, as under `make run`.
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "import", "worker"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 (loopback)
-                        if response.status == 200:
-                            break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the live server did not start") from None
-                    time.sleep(0.2)
-            yield {"url": base, "logins": logins}
-        finally:
-            for process in (server, worker):
-                process.terminate()
-                process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does this as root)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.console_errors = errors  # type: ignore[attr-defined]  (a test that expects an error page clears it)
-    yield page
-    context.close()
-    # A Content-Security-Policy violation shows up as a console error.
-    assert errors == []
-
-
-def sign_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("[data-testid=login-submit]")
 
 
 def test_regulator_signs_in_sees_chinese_dashboard_switches_to_english_and_signs_out(
@@ -227,10 +127,6 @@ def test_regulator_signs_in_with_the_directory_account_and_an_enterprise_cannot_
     page.console_errors.clear()  # type: ignore[attr-defined]  (the browser logs the 403 it was meant to get)
 
 
-def _sign_out(page: Page) -> None:
-    page.get_by_test_id("logout").click()
-
-
 def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then_approves_it(
     live_server: dict, page: Page
 ) -> None:
@@ -239,7 +135,7 @@ def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then
     sign_in(page, base, regulator["username"], regulator["password"])
     page.goto(f"{base}/filings/dashboard")
     awaiting_before = int(page.get_by_test_id("count-awaiting-review").inner_text())
-    _sign_out(page)
+    sign_out(page)
 
     # The enterprise starts the use filing of its /48 from the registry: a draft, pre-filled.
     sign_in(page, base, enterprise["username"], enterprise["password"])
@@ -256,7 +152,7 @@ def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then
     page.get_by_test_id("step-submit").click()
     expect(page.locator("[data-state]").first).to_have_attribute("data-state", "submitted")
     filing_url = page.url
-    _sign_out(page)
+    sign_out(page)
 
     # The regulator finds it in the queue and returns it with a comment on one field.
     sign_in(page, base, regulator["username"], regulator["password"])
@@ -270,7 +166,7 @@ def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then
     page.fill("#comment", "网关所在地址不完整")
     page.get_by_test_id("review-return").click()
     expect(page.locator("[data-state]").first).to_have_attribute("data-state", "returned")
-    _sign_out(page)
+    sign_out(page)
 
     # The enterprise reads the comment, corrects the field and submits again.
     sign_in(page, base, enterprise["username"], enterprise["password"])
@@ -281,7 +177,7 @@ def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then
     page.get_by_test_id("save").click()
     page.get_by_test_id("step-submit").click()
     expect(page.locator("[data-state]").first).to_have_attribute("data-state", "submitted")
-    _sign_out(page)
+    sign_out(page)
 
     # The regulator approves: the number shows on both sides, and the dashboard counts it.
     sign_in(page, base, regulator["username"], regulator["password"])
@@ -291,7 +187,7 @@ def test_an_enterprise_files_the_use_of_its_block_and_the_regulator_returns_then
     number = page.get_by_test_id("filing-number").inner_text()
     page.goto(f"{base}/filings/dashboard")
     expect(page.get_by_test_id("count-awaiting-review")).to_have_text(str(awaiting_before))
-    _sign_out(page)
+    sign_out(page)
     sign_in(page, base, enterprise["username"], enterprise["password"])
     page.goto(filing_url)
     expect(page.get_by_test_id("filing-number")).to_have_text(number)

@@ -1,13 +1,12 @@
 """The interactive API reference in a browser: Swagger UI from static/, under the same Content-Security-Policy as
 every page (a violation is a console error, which fails the test)."""
 
-# ruff: noqa: F811 (the tests take the fixtures imported from tests.test_browser by name)
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, live_server, page, sign_in  # noqa: F401 (fixtures)
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 

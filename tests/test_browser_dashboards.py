@@ -2,14 +2,13 @@
 and links, nothing wider than the window, and the holders an import named verified by the carrier that named them
 and by a regulator."""
 
-# ruff: noqa: F811
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
 # The fixtures of tests/test_browser.py, requested by their names (which the tests' arguments then rebind).
-from tests.test_browser import browser, live_server, page, sign_in  # noqa: F401
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, live_server, page, sign_in  # noqa: F401
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 
 
 def test_carrier_loads_the_template_unchanged_and_finds_the_upload_once_in_the_list(
-    live_server: dict,  # noqa: F811
-    page: Page,  # noqa: F811
+    live_server: dict,
+    page: Page,
 ) -> None:
     base, carrier = live_server["url"], live_server["logins"]["carrier"]
     sign_in(page, base, carrier["username"], carrier["password"])

@@ -2,13 +2,12 @@
 only the forms one may use, holders picked by searching, and a block released with what lies inside it after
 seeing the list. The tests share one live server and run in order (the release comes last)."""
 
-# ruff: noqa: F811  (the fixtures of tests/test_browser.py, imported, are the tests' parameters)
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, live_server, page, sign_in  # noqa: F401
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,5 @@
 """The search box in the navigation bar, as a carrier uses it: a customer by its name, an upload by its file name."""
 
-# ruff: noqa: F811 (the tests take the fixtures imported from tests.test_browser by name)
 from __future__ import annotations
 
 import re
@@ -8,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser import browser, live_server, page, sign_in  # noqa: F401 (fixtures)
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.browser
 
