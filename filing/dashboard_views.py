@@ -161,38 +161,23 @@ def district_name(code: str | None) -> str:
 
 def districts_figure(ranking: Ranking[str | None]) -> Figure:
     rows = [Row(district_name(g.key), _group_cells(g, district=g.key)) for g in ranking.groups]
-    notes = [_("Districts of the user organizations, as filed.")]
-    if ranking.partial:
-        shown, total = len(ranking.groups), ranking.total_groups
-        notes.append(_("The %(shown)d districts with the most filings, of %(total)d.", shown=shown, total=total))
-    return Figure(
-        "districts",
-        _("Filings per district"),
-        _group_headers(),
-        rows,
-        charted=(0, 3, 4),
-        horizontal=True,
-        notes=notes,
-        tones=GROUP_TONES,
-    )
+    partial = _("The %(shown)d districts with the most filings, of %(total)d.", shown=len(ranking.groups),
+                total=ranking.total_groups)  # fmt: skip
+    notes = [_("Districts of the user organizations, as filed."), *([partial] if ranking.partial else [])]
+    return _ranking_figure("districts", _("Filings per district"), rows, notes)
 
 
 def filers_figure(ranking: Ranking[int]) -> Figure:
     rows = [Row(g.name or "", _group_cells(g, filer=g.key)) for g in ranking.groups]
-    notes = []
-    if ranking.partial:
-        shown, total = len(ranking.groups), ranking.total_groups
-        notes.append(_("The %(shown)d filers with the most filings, of %(total)d.", shown=shown, total=total))
-    return Figure(
-        "filers",
-        _("Filings per filer"),
-        _group_headers(),
-        rows,
-        charted=(0, 3, 4),
-        horizontal=True,
-        notes=notes,
-        tones=GROUP_TONES,
-    )
+    partial = _("The %(shown)d filers with the most filings, of %(total)d.", shown=len(ranking.groups),
+                total=ranking.total_groups)  # fmt: skip
+    return _ranking_figure("filers", _("Filings per filer"), rows, [partial] if ranking.partial else [])
+
+
+def _ranking_figure(key: str, title: str, rows: list[Row], notes: list[str]) -> Figure:
+    """A bar per group (district, filer): filings, past their deadline, reviews overdue."""
+    return Figure(key, title, _group_headers(), rows, charted=(0, 3, 4), horizontal=True, notes=notes,
+                  tones=GROUP_TONES)  # fmt: skip
 
 
 def _progress_cells(progress: Progress, unfiled_url: str) -> list[Cell]:
