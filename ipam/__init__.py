@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
     from ipam.demo import load_ipam_demo
+    from ipam.plan_cli import plan_cli
     from ipam.views import bp
 
     @app.template_global()
@@ -38,4 +39,5 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(blp)
     api.register_blueprint(claims_blp)
     app.cli.add_command(prefix_cli)
+    app.cli.add_command(plan_cli)
     register_demo_loader("ipam", load_ipam_demo)

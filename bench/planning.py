@@ -1,0 +1,127 @@
+"""Subnet planner preview speed (pure: no database). Targets from issue 14:
+
+* 10,000 /64 leaves in a /48 (10 sites × 10 zones × 100 lines, nibble, the first /64 reserved): ≤ 1 s;
+* 100,000 /64 leaves across 100 sites (100 sites × 10 zones × 100 lines in a /40, nibble, headroom 2): ≤ 5 s;
+* for information, re-planning the 100,000 with the previous plan and one site more (every node kept in place).
+
+Each is timed BENCH_PLAN_RUNS times (median). The baseline, measured in the same run on the same plans, is the
+obvious planner: every copy sized one by one, and every node placed by trying aligned candidate positions one at a
+time against a netaddr IPSet of the space taken; its plan is checked to be the same. A missed target is printed as
+MISSED, never asserted. Run with `make bench`, or alone: `.venv/bin/python bench/planning.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import TypeVar
+
+import netaddr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ipam.planner import NodeSpec, PlanSpec, plan
+from ipam.space import Net, format_net, parse_net
+
+RUNS = int(os.environ.get("BENCH_PLAN_RUNS", "5"))
+BASELINE_RUNS = int(os.environ.get("BENCH_PLAN_BASELINE_RUNS", "1"))
+T = TypeVar("T")
+
+
+def names(prefix: str, count: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}-{n}" for n in range(1, count + 1))
+
+
+def factory(parent: str, sites: int, headroom: int, reserve: tuple[str, ...] = ()) -> PlanSpec:
+    line = NodeSpec(names("line", 100), length=64)
+    zone = NodeSpec(names("zone", 10), children=(line,))
+    return PlanSpec(
+        parent=parse_net(parent),
+        nodes=(NodeSpec(names("site", sites), children=(zone,)),),
+        nibble=True,
+        headroom=Fraction(headroom),
+        reserved=tuple(parse_net(r) for r in reserve),
+    )
+
+
+def naive_plan(spec: PlanSpec) -> dict[str, Net]:
+    """Every copy sized on its own; every node placed by trying candidates one by one against a netaddr IPSet."""
+    width = spec.parent.width
+
+    def bits_of(node: NodeSpec) -> int:
+        if node.length is not None:
+            bits = width - node.length
+        else:
+            cursor = 0
+            for child in node.children:
+                for _name in child.names:
+                    size = 1 << bits_of(child)
+                    cursor = -(-cursor // size) * size + size
+            headroom = node.headroom or spec.headroom
+            bits = max(0, math.ceil(math.log2(math.ceil(cursor * headroom))))
+        return -(-bits // 4) * 4 if spec.nibble else bits
+
+    placed: dict[str, Net] = {}
+
+    def lay_out(children: tuple[NodeSpec, ...], container: Net, path: str, taken: netaddr.IPSet) -> None:
+        cursor = container.start
+        for child in children:
+            for name in child.names:
+                bits = bits_of(child)
+                size = 1 << bits
+                net = Net(-(-cursor // size) * size, width - bits, width)
+                while not taken.isdisjoint(netaddr.IPSet([format_net(net)])):
+                    net = Net(net.start + size, net.length, width)
+                if not container.contains(net):
+                    raise ValueError(f"{path}/{name} does not fit")
+                taken.add(netaddr.IPNetwork(format_net(net)))
+                child_path = f"{path}/{name}" if path else name
+                placed[child_path] = net
+                lay_out(child.children, net, child_path, netaddr.IPSet())
+                cursor = net.start + size
+
+    lay_out(spec.nodes, spec.parent, "", netaddr.IPSet(format_net(r) for r in spec.reserved))
+    return placed
+
+
+def timed(call: Callable[[], T], runs: int) -> tuple[float, T]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples), result
+
+
+def report(title: str, spec: PlanSpec, target: float, previous: dict[str, Net] | None = None) -> dict[str, Net]:
+    ours, result = timed(lambda: plan(spec, previous=previous), RUNS)
+    prefixes = result.prefixes()
+    leaves = sum(1 for path in prefixes if path.count("/") == 2)
+    verdict = "ok" if ours <= target else "MISSED"
+    line = f"{title}: {len(prefixes):,} nodes ({leaves:,} leaves) in {ours:.3f} s (target ≤ {target:.0f} s: {verdict})"
+    if previous is None:
+        baseline, expected = timed(lambda: naive_plan(spec), BASELINE_RUNS)
+        assert expected == prefixes, "the baseline lays the plan out the same way"
+        line += f"; baseline (netaddr, one candidate at a time) {baseline:.3f} s, {baseline / ours:.1f}× slower"
+    print(line, flush=True)
+    return prefixes
+
+
+def main() -> None:
+    print(f"subnet planner preview, medians of {RUNS} runs (baseline: {BASELINE_RUNS})")
+    report("10,000 leaves in a /48", factory("2001:db8:100::/48", 10, 1, ("2001:db8:100::/64",)), 1.0)
+    large = factory("2001:db8:100::/40", 100, 2)
+    earlier = report("100,000 leaves across 100 sites", large, 5.0)
+    one_more = replace(large, nodes=(replace(large.nodes[0], names=names("site", 101)),))
+    report("re-plan of the 100,000 with one site more, all kept", one_more, 5.0, earlier)
+
+
+if __name__ == "__main__":
+    main()
