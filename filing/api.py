@@ -13,9 +13,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
+from sqlalchemy.orm import joinedload
 
 from accounts.queries import organization_by_code
-from core import policy
 from core.api import API_PREFIX
 from core.api import ApiBlueprint as Blueprint
 from core.errors import PermissionDenied
@@ -49,8 +49,8 @@ def _shown(filing: Filing) -> Filing:
 
 
 def _visible(filing_id: int) -> Filing:
-    filing = db.session.get(Filing, filing_id)
-    if filing is None or filing.state == "deleted" or not policy.can(current_user, Action.VIEW_FILING, filing):
+    filing = queries.visible_filing(db.session, current_user, filing_id)
+    if filing is None:
         abort(404)
     return filing
 
@@ -75,7 +75,7 @@ class Filings(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The filings the caller may see, filtered, a page at a time (the review queue with ``view=queue``)."""
         stmt = queries.filtered(db.session, current_user, _filter(args), today=operations.today_for(db.session))
-        page = paginate(db.session, stmt, args["page"], args["per_page"])
+        page = paginate(db.session, stmt.options(joinedload(Filing.user_organization)), args["page"], args["per_page"])
         return {"items": [_shown(f) for f in page.items], "meta": page}
 
     @allow(Action.FILE)

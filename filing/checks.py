@@ -77,7 +77,14 @@ def resolve_user_organization(session: Session, filing: Filing) -> int | None:
     if not filing.type_enum.hands_on:
         return filing.filer_id
     if filing.user_organization_id is not None:
-        return filing.user_organization_id
+        # A link the form carried (a draft made from the registry) stands only while it names what was filed: who
+        # may see the filing and whose block it claims follow it.
+        named = session.get(Organization, filing.user_organization_id)
+        if named is not None and (
+            (filing.user_uscc and named.uscc == filing.user_uscc)
+            or normalized_name(named.name) == normalized_name(filing.user_name)
+        ):
+            return named.id
     if filing.user_uscc:
         found = session.scalar(select(Organization.id).where(Organization.uscc == filing.user_uscc))
         if found is not None:

@@ -107,7 +107,7 @@ def _write(session: Session, filing: Filing, values: Mapping[str, Any]) -> None:
         filing.span_bits, filing.block = block.span_bits, str(block)
         prefix = checks.registry_prefix_for(session, block)
         filing.prefix_id = prefix.id if prefix is not None else None
-    if "user_uscc" in values or "user_name" in values or "filing_type" in values:
+    if values.keys() & {"user_uscc", "user_name", "filing_type", "user_organization_id"}:
         if "user_organization_id" not in values:
             filing.user_organization_id = None
         filing.user_organization_id = checks.resolve_user_organization(session, filing)
@@ -245,6 +245,7 @@ def change_filing(session: Session, filing: Filing, values: Mapping[str, Any], *
     version stands until the change is approved."""
     FILINGS.check(filing, "change", actor=actor)
     cleaned = clean_values(values)
+    _check_fields(session, {**filing.filed_values(), **cleaned}, complete=False)
     before = filing.filed_values()
     _write(session, filing, cleaned)
     # A change is due counting from the day it is filed (its own allocation date, if changed, is history).
@@ -356,27 +357,32 @@ def reject_filing(session: Session, filing: Filing, *, actor: Any, reason: str |
         raise ValidationFailed.on("reason", _l("Give the reason for the rejection."))
     _decide(_pending_version(session, filing), VersionOutcome.REJECTED, actor, reason)
     if filing.state_enum is FilingState.CHANGE_SUBMITTED:
-        _restore_approved(session, filing)
+        _restore_approved(session, filing, actor=actor)
     FILINGS.apply(session, filing, "reject", actor=actor, comment=reason, values={"review_comment": reason})
     _notify(session, filing, "rejected", reason)
     return filing
 
 
-def _restore_approved(session: Session, filing: Filing) -> None:
-    """Put the approved version's values back (a change refused or withdrawn)."""
+def _restore_approved(session: Session, filing: Filing, *, actor: Any) -> None:
+    """Put the approved version's values back (a change refused or withdrawn), audited field by field."""
     approved = queries.version(session, filing, filing.approved_version)
     if approved is None:
         raise NotFound(_l("The approved version of this filing is missing."))
+    before = filing.filed_values()
     values = dict(approved.values)
     if values.get("allocated_on"):
         values["allocated_on"] = date.fromisoformat(values["allocated_on"])
-    _write(session, filing, {name: values.get(name) for name in FILED_FIELDS})
+    restored = {name: values.get(name) for name in FILED_FIELDS}
+    _write(session, filing, {**restored, "user_organization_id": filing.user_organization_id})
     filing.version = approved.version
+    record_event(session, actor=actor, action="filing.update", object_type=OBJECT_TYPE, object_id=filing.id,
+                 organization_id=filing.filer_id, before=before, after=filing.filed_values(),
+                 summary=filing.block)  # fmt: skip
 
 
 def withdraw_change(session: Session, filing: Filing, *, actor: Any) -> Filing:
     FILINGS.check(filing, "withdraw", actor=actor)
-    _restore_approved(session, filing)
+    _restore_approved(session, filing, actor=actor)
     FILINGS.apply(session, filing, "withdraw", actor=actor, comment=filing.block,
                   values={"review_comment": None, "field_comments": None})  # fmt: skip
     return filing

@@ -16,6 +16,7 @@ from core import policy
 from filing.blocks import BadBlock, Block, parse_address, parse_block
 from filing.choices import ACTIVE, STANDING, FilingState, FilingType
 from filing.models import ChoiceValue, Filing, FilingAttachment, FilingVersion
+from filing.permissions import Action
 from ipam.choices import PrefixKind
 from ipam.models import Prefix, to_key
 
@@ -39,6 +40,14 @@ def visible_filings(user: User | None) -> Select[tuple[Filing]]:
     return stmt.where(
         or_(Filing.filer_id == own, and_(Filing.user_organization_id == own, Filing.state != FilingState.DRAFT.value))
     )
+
+
+def visible_filing(session: Session, user: User | None, filing_id: int) -> Filing | None:
+    """One filing, if ``user`` may see it (the pages and the API answer 404 otherwise)."""
+    filing = session.get(Filing, filing_id)
+    if filing is None or filing.state == FilingState.DELETED.value or not policy.can(user, Action.VIEW_FILING, filing):
+        return None
+    return filing
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ REVIEW_STEPS = ("approve", "return", "reject")
 
 
 def load_filing(filing_id: int) -> Filing:
-    filing = db.session.get(Filing, filing_id)
-    if filing is None or filing.state == FilingState.DELETED.value or not policy.can(current_user, VIEW, filing):
+    filing = queries.visible_filing(db.session, current_user, filing_id)
+    if filing is None:
         abort(404)
     return filing
 

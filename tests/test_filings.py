@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from accounts.demo import demo_uscc
 from core.errors import Conflict, ValidationFailed
 from filing import history, operations, queries
 from filing.blocks import parse_block
@@ -361,3 +362,66 @@ def test_an_administrator_keeps_the_value_lists_and_a_value_no_longer_offered_is
     carrier = client.application.test_client()
     _login(carrier, world.carrier_user)
     assert carrier.get("/filings/settings/values").status_code == 403
+
+
+def test_a_user_organization_the_form_names_stands_only_while_it_matches_what_was_filed(world: FilingWorld) -> None:
+    world.carrier_holding()
+    # The filed USCC and name are the enterprise's; a link to another organization (stale, or typed) is not kept.
+    filing = world.draft(world.carrier, "assignment", "2001:db8:1::/48", user_organization_id=world.other_enterprise.id)
+    assert filing.user_organization_id == world.enterprise.id
+    operations.update_filing(world.db, filing, {"user_organization_id": world.other_enterprise.id},
+                             actor=world.carrier_user)  # fmt: skip
+    assert filing.user_organization_id == world.enterprise.id
+
+
+def test_a_change_with_a_malformed_block_is_a_field_error(world: FilingWorld) -> None:
+    filing = world.site_assignment()
+    with pytest.raises(ValidationFailed) as failure:
+        operations.change_filing(world.db, filing, {"block": "not a block"}, actor=world.carrier_user)
+    assert list(failure.value.fields) == ["block"] and filing.state == "approved"
+
+
+def test_withdrawing_a_change_restores_the_approved_values_with_their_diff_in_the_trail(world: FilingWorld) -> None:
+    from accounts.models import AuditEvent
+
+    filing = world.site_assignment()
+    operations.change_filing(world.db, filing, {"gateway_ip": "2001:db8:1::1"}, actor=world.carrier_user)
+    operations.return_filing(world.db, filing, actor=world.regulator, comment="which gateway?")
+    operations.withdraw_change(world.db, filing, actor=world.carrier_user)
+    assert (
+        filing.state == "approved" and filing.gateway_ip is None and filing.user_organization_id == world.enterprise.id
+    )
+    restored = world.db.scalars(
+        select(AuditEvent).where(AuditEvent.object_id == str(filing.id), AuditEvent.action == "filing.update")
+        .order_by(AuditEvent.id.desc())
+    ).first()  # fmt: skip
+    assert restored.changes["gateway_ip"] == ["2001:db8:1::1", None]
+
+
+def test_the_api_list_sends_as_many_statements_for_many_user_organizations_as_for_few(
+    client: FlaskClient, world: FilingWorld, create_org
+) -> None:
+    world.carrier_holding()
+
+    def file_for_new_enterprise(n: int) -> None:
+        user = create_org(
+            kind="enterprise", code=f"api-e{n}", name=f"接口测试企业{n}", uscc=demo_uscc("120116", 200 + n)
+        )
+        world.submitted(world.carrier, "assignment", f"2001:db8:{n:x}::/48", user=user)
+
+    for n in range(10, 13):
+        file_for_new_enterprise(n)
+    world.db.commit()
+    _login(client, world.regulator)
+
+    def statements() -> int:
+        client.get("/api/v1/filings")
+        with count_statements() as log:
+            assert client.get("/api/v1/filings").status_code == 200
+        return log.count
+
+    few = statements()
+    for n in range(13, 19):
+        file_for_new_enterprise(n)
+    world.db.commit()
+    assert statements() == few
