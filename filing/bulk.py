@@ -18,14 +18,12 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Organization
-from core import policy
 from core.errors import DomainError, ValidationFailed
 from core.messages import Message
 from core.messages import message as _l
@@ -33,8 +31,7 @@ from filing import queries
 from filing.blocks import BadBlock, Block, parse_address, parse_block
 from filing.choices import TYPE_CHINESE, ChoiceList, FilingType
 from filing.models import FILED_FIELDS, Filing
-from filing.operations import create_filing, submit_filing
-from filing.permissions import Action
+from filing.operations import create_filing, require_filer, submit_filing
 from filing.rules import CHOICE_FIELDS, block_problem
 from importers.csvfile import csv_rows
 from importers.formats import detect_format
@@ -256,7 +253,7 @@ def load_filings(
     """File every row of ``path`` (CSV or Excel; ``name`` is the file's name as uploaded) for ``filer``: a draft
     each, submitted for review with ``submit``. All or nothing: when any row has a problem, or for ``dry_run``,
     nothing is kept and the result lists every problem. Raises ``UnusableFile`` for a file that cannot be used."""
-    policy.require(actor, Action.FILE, SimpleNamespace(filer_id=filer.id))
+    require_filer(actor, filer)
     result = BulkResult(dry_run=dry_run, submit=submit)
     savepoint = session.begin_nested()
     try:

@@ -128,9 +128,7 @@ def _set_deadline(session: Session, filing: Filing, counted_from: date | None) -
 
 def create_filing(session: Session, values: Mapping[str, Any], *, filer: Organization, actor: Any) -> Filing:
     """A draft of ``filer``'s filing. Every field it holds must be well-formed; the type and block are needed."""
-    policy.require(actor, Action.FILE, None)
-    if not _files_for(actor, filer):
-        policy.require(actor, Action.FILE, _Probe(filer.id))
+    require_filer(actor, filer)
     cleaned = clean_values(values)
     _check_fields(session, cleaned, complete=False)
     missing = {name: [_l("This field is required.")] for name in ("filing_type", "block") if not cleaned.get(name)}
@@ -146,15 +144,16 @@ def create_filing(session: Session, values: Mapping[str, Any], *, filer: Organiz
     return filing
 
 
+@dataclass(frozen=True)
 class _Probe:
     """The filer an actor would file for, asked of the policy before the filing exists."""
 
-    def __init__(self, filer_id: int) -> None:
-        self.filer_id = filer_id
+    filer_id: int
 
 
-def _files_for(actor: Any, filer: Organization) -> bool:
-    return policy.can(actor, Action.FILE, _Probe(filer.id))
+def require_filer(actor: Any, filer: Organization) -> None:
+    """``actor`` may file for ``filer`` (its own organization; the operator for any), or PermissionDenied."""
+    policy.require(actor, Action.FILE, _Probe(filer.id))
 
 
 def update_filing(session: Session, filing: Filing, values: Mapping[str, Any], *, actor: Any) -> Filing:
@@ -472,7 +471,7 @@ def _droppable(session: Session, values: dict[str, Any]) -> dict[str, Any]:
 def file_unfiled_blocks(session: Session, *, filer: Organization, actor: Any) -> int:
     """Pre-filled drafts for every block ``filer`` must file and has not, in one step (bulk: 10,000 blocks in
     seconds). Returns how many drafts were made."""
-    policy.require(actor, Action.FILE, _Probe(filer.id))
+    require_filer(actor, filer)
     if session.get_bind().dialect.name == "postgresql":  # two at once would both find the same blocks unfiled
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UNFILED_LOCK + filer.id})
     unfiled = queries.unfiled_prefixes(filer.id).subquery()
