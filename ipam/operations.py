@@ -83,7 +83,7 @@ def _locked_parent(session: Session, net: Net) -> tuple[Prefix | None, Prefix | 
 # --- rules -----------------------------------------------------------------------------------------------
 
 
-def _enforce(*breaches: rules.Breach | None) -> None:
+def enforce(*breaches: rules.Breach | None) -> None:
     """Refuse with the typed error of the first rule broken (the rules themselves live in ``ipam.rules``)."""
     breach = next((b for b in breaches if b is not None), None)
     if breach is None:
@@ -161,7 +161,7 @@ def configure(rules: RegistryRules) -> None:
 
 
 def check_holdable(net: Net) -> None:
-    _enforce(rules.holdable(net, allow_documentation=_rules.allow_documentation))
+    enforce(rules.holdable(net, allow_documentation=_rules.allow_documentation))
 
 
 def placement_breaches(parent: Prefix | None, net: Net, kind: str, covers: Sequence[Prefix] = ()) -> list[rules.Breach]:
@@ -209,7 +209,7 @@ def add_prefix(
         raise PermissionDenied(_l("You may not register %(prefix)s.", prefix=format_net(net)))
     if existing is not None:
         raise PrefixOverlap(_l("%(prefix)s is already registered.", prefix=existing.network))
-    _enforce(*placement_breaches(parent, net, kind, adopted))
+    enforce(*placement_breaches(parent, net, kind, adopted))
     if parent is not None and not adopted and not freespace.take(session, parent.id, parent.net, net):
         raise PrefixOverlap(
             _l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(net), parent=parent.network)
@@ -294,8 +294,8 @@ def allocate_prefixes(
         raise ValidationFailed.on("count", _l("Between 1 and %(n)d at a time.", n=MAX_ALLOCATION_COUNT))
     where = placed(parent)
     if not parent.prefix_len < request.length <= parent.width:
-        _enforce(rules.contained(where, Net(parent.net.start, request.length, parent.width), field="length"))
-    _enforce(rules.within_policy(where, request.length, field="length"), rules.nests_in(where, request.kind))
+        enforce(rules.contained(where, Net(parent.net.start, request.length, parent.width), field="length"))
+    enforce(rules.within_policy(where, request.length, field="length"), rules.nests_in(where, request.kind))
     _lock(session, parent, parent.family)
     parent_net = parent.net
     created: list[Prefix] = []
@@ -440,7 +440,7 @@ def bulk_add_leaves(
 
     policy.require(actor, Action.ALLOCATE_FROM, parent)
     _check_choices(kind, PrefixStatus.ACTIVE.value, usage)
-    _enforce(rules.nests_in(placed(parent), kind))
+    enforce(rules.nests_in(placed(parent), kind))
     _lock(session, parent, parent.family)
     parent_net = parent.net
     existing = [
@@ -456,7 +456,7 @@ def bulk_add_leaves(
         if not parent_net.contains(net) or net == parent_net:
             raise PrefixOverlap(_l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(net),
                                    parent=parent.network))  # fmt: skip
-        _enforce(rules.within_policy(where, net.length))
+        enforce(rules.within_policy(where, net.length))
     for before, after in itertools.pairwise(everything):
         if after.start <= before.last:
             raise PrefixOverlap(_l("%(prefix)s overlaps another prefix in %(parent)s.", prefix=format_net(after),
