@@ -32,7 +32,7 @@ from fractions import Fraction
 from itertools import chain
 from typing import Any
 
-from core.messages import Message
+from core.messages import N_, Message
 from core.messages import message as _l
 from ipam.space import Net, format_net
 
@@ -416,38 +416,23 @@ class _Layout:
         needed = self.width - needed_bits
         part = 1 << (container.length - needed)
         if path:  # a node kept in place: only the nodes it keeps stand in the way
-            message = _l(
+            template = N_(
                 "%(node)s (a /%(length)d) does not fit in %(parent)s beside the nodes kept in place: %(parent)s would "
                 "have to be a /%(needed)d, and it is a /%(held)d (1/%(part)d of that). Repack the plan to lay it out "
-                "afresh.",
-                node=node,
-                length=node_length,
-                parent=where,
-                needed=needed,
-                held=container.length,
-                part=part,
+                "afresh."
             )
         elif any(copy.kept for copy in copies):
-            message = _l(
+            template = N_(
                 "%(node)s (a /%(length)d) does not fit in %(parent)s beside the nodes kept in place: the plan would "
                 "need a /%(needed)d, and the /%(held)d holds 1/%(part)d of that. Repack the plan to lay it out "
-                "afresh.",
-                node=node,
-                length=node_length,
-                parent=where,
-                needed=needed,
-                held=container.length,
-                part=part,
+                "afresh."
             )
         else:
-            message = _l(
+            template = N_(
                 "%(node)s (a /%(length)d) does not fit in %(parent)s: the plan needs a /%(needed)d, and the "
-                "/%(held)d holds 1/%(part)d of that.",
-                node=node,
-                length=node_length,
-                parent=where,
-                needed=needed,
-                held=container.length,
-                part=part,
+                "/%(held)d holds 1/%(part)d of that."
             )
+        params = {"node": node, "length": node_length, "parent": where, "needed": needed, "held": container.length,
+                  "part": part}  # fmt: skip
+        message = Message(template, params)
         return PlanDoesNotFit(message, node, path, needed, container.length)
