@@ -260,8 +260,8 @@ class FilingReportEntry(Base):
 
 
 class Notification(Base):
-    """A message to one user about a filing, shown in the app (and mailed when a mail server is configured).
-    ``key`` makes a reminder go out once: the deadline reminders name the filing, the kind and the due date."""
+    """A message to one user about a filing or a prefix request, shown in the app (and mailed when a mail server
+    is configured). ``key`` makes a reminder go out once: the deadline reminders name the filing, the kind and the due date."""
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_recipient_id_read_at", "recipient_id", "read_at"),)
@@ -270,6 +270,7 @@ class Notification(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     filing_id: Mapped[int | None] = mapped_column(ForeignKey("filing.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("prefix_request.id", ondelete="CASCADE"), index=True)
     message: Mapped[str] = mapped_column(Text)  # a message template, rendered in the reader's language
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     key: Mapped[str | None] = mapped_column(String(120), unique=True)

@@ -45,6 +45,8 @@ log = logging.getLogger("v6beian.filing")
 APPROVED, RETURNED, REJECTED = "approved", "returned", "rejected"
 DUE_SOON, OVERDUE = "due_soon", "overdue"
 DECISIONS = (APPROVED, RETURNED, REJECTED)
+REQUEST_SUBMITTED, REQUEST_APPROVED = "request_submitted", "request_approved"
+REQUEST_RETURNED, REQUEST_REJECTED = "request_returned", "request_rejected"
 REMINDER_WORKING_DAYS = 3
 WITH_FILER_STATES = tuple(s.value for s in FilingState if s.with_filer)
 INSERT_CHUNK = 500
@@ -52,6 +54,8 @@ INSERT_CHUNK = 500
 KIND_LABELS = {
     APPROVED: lazy_gettext("Approved"), RETURNED: lazy_gettext("Returned"), REJECTED: lazy_gettext("Rejected"),
     DUE_SOON: lazy_gettext("Due soon"), OVERDUE: lazy_gettext("Overdue"),
+    REQUEST_SUBMITTED: lazy_gettext("Prefix request received"), REQUEST_APPROVED: lazy_gettext("Prefix request approved"),
+    REQUEST_RETURNED: lazy_gettext("Prefix request returned"), REQUEST_REJECTED: lazy_gettext("Prefix request rejected"),
 }  # fmt: skip
 # (kind, about a change of an approved filing) → the message; the reviewer's comment is shown beneath it.
 DECISION_MESSAGES = {
@@ -64,10 +68,20 @@ DECISION_MESSAGES = {
 }
 DUE_SOON_MESSAGE = N_("Your filing of %(block)s is due on %(due_on)s (working days left: %(days)d).")
 OVERDUE_MESSAGE = N_("Your filing of %(block)s was due on %(due_on)s and is overdue.")
+# Prefix requests: the allocator's users are told of a request made to them, the requester's of the decision.
+REQUEST_MESSAGES = {
+    REQUEST_SUBMITTED: N_("%(requester)s requests %(asked)s (request #%(id)d)."),
+    REQUEST_APPROVED: N_("Your request #%(id)d (%(asked)s) was approved: %(blocks)s."),
+    REQUEST_RETURNED: N_("Your request #%(id)d (%(asked)s) was returned for correction."),
+    REQUEST_REJECTED: N_("Your request #%(id)d (%(asked)s) was rejected."),
+}
 SUBJECTS = {
     APPROVED: N_("Filing approved: %(block)s"), RETURNED: N_("Filing returned for correction: %(block)s"),
     REJECTED: N_("Filing rejected: %(block)s"), DUE_SOON: N_("Filing due soon: %(block)s"),
     OVERDUE: N_("Filing overdue: %(block)s"),
+    REQUEST_SUBMITTED: N_("Prefix request #%(id)d"), REQUEST_APPROVED: N_("Prefix request #%(id)d approved"),
+    REQUEST_RETURNED: N_("Prefix request #%(id)d returned for correction"),
+    REQUEST_REJECTED: N_("Prefix request #%(id)d rejected"),
 }  # fmt: skip
 
 
@@ -92,6 +106,27 @@ def notify_decision(session: Session, filing: Filing, kind: str, *, comment: str
     emails = dict(recipients)
     mail_after_commit(session, [notification_id for notification_id, user_id in made if emails.get(user_id)])
     log.info("filing %s %s: %d users of organization %s notified", filing.id, kind, len(made), filing.filer_id)
+
+
+def notify_request(session: Session, request: Any, kind: str, *, comment: str | None,
+                   blocks: Sequence[str] = ()) -> None:  # fmt: skip
+    """Tell the allocator's users of a request submitted to them, or the requester's users of the allocator's
+    decision (called by ``ipam.prefix_requests`` after the step, in its transaction)."""
+    organization_id = request.provider_id if kind == REQUEST_SUBMITTED else request.requester_id
+    params = {"id": request.id, "asked": request.asked, "requester": request.requester.name,
+              "blocks": ", ".join(blocks), "comment": (comment or "").strip() or None}  # fmt: skip
+    recipients = _recipients(session, [organization_id]).get(organization_id, [])
+    rows = [
+        {**_row(user_id, kind, None, REQUEST_MESSAGES[kind], params, key=None), "request_id": request.id}
+        for user_id, _email in recipients
+    ]
+    if not rows:
+        return
+    made = session.execute(insert(Notification).returning(Notification.id, Notification.recipient_id), rows).all()
+    emails = dict(recipients)
+    mail_after_commit(session, [notification_id for notification_id, user_id in made if emails.get(user_id)])
+    log.info("prefix request %s %s: %d users of organization %s notified", request.id, kind, len(made),
+             organization_id)  # fmt: skip
 
 
 def _about_change(session: Session, filing: Filing, kind: str) -> bool:
@@ -168,7 +203,7 @@ def _recipients(session: Session, organization_ids: Iterable[int]) -> dict[int, 
     return found
 
 
-def _row(user_id: int, kind: str, filing_id: int, template: str, params: Mapping[str, Any], *, key: str | None
+def _row(user_id: int, kind: str, filing_id: int | None, template: str, params: Mapping[str, Any], *, key: str | None
          ) -> dict[str, Any]:  # fmt: skip
     return {"recipient_id": user_id, "kind": kind, "filing_id": filing_id, "message": template,
             "params": dict(params), "key": key, "created_at": utcnow()}  # fmt: skip
@@ -292,10 +327,16 @@ def letters_for(session: Session, notification_ids: Sequence[int], settings: Mai
 def _compose(notification: Notification, address: str, settings: MailSettings) -> EmailMessage:
     params = notification.params or {}
     lines = [text_of(notification)]
-    if params.get("comment"):
-        lines += ["", _("The reviewer's comment: %(comment)s", comment=params["comment"])]
-    link = _filing_link(notification.filing_id)
-    lines += ["", _("See the filing: %(link)s", link=link) if link else _("Sign in to v6beian to see the filing.")]
+    if notification.request_id is not None:
+        if params.get("comment"):
+            lines += ["", _("The allocator's comment: %(comment)s", comment=params["comment"])]
+        link = _link("requests.request_detail", request_id=notification.request_id)
+        lines += ["", _("See the request: %(link)s", link=link) if link else _("Sign in to v6beian to see the request.")]
+    else:
+        if params.get("comment"):
+            lines += ["", _("The reviewer's comment: %(comment)s", comment=params["comment"])]
+        link = _link("filing.filing_detail", filing_id=notification.filing_id) if notification.filing_id else None
+        lines += ["", _("See the filing: %(link)s", link=link) if link else _("Sign in to v6beian to see the filing.")]
     message = EmailMessage()
     message["Subject"] = render(SUBJECTS.get(notification.kind, "%(block)s"), params)
     message["From"] = settings.sender
@@ -306,12 +347,12 @@ def _compose(notification: Notification, address: str, settings: MailSettings) -
     return message
 
 
-def _filing_link(filing_id: int | None) -> str | None:
-    """The filing's address, when the deployment names its host (SERVER_NAME); else the mail names none."""
-    if filing_id is None or not current_app.config.get("SERVER_NAME"):
+def _link(endpoint: str, **values: Any) -> str | None:
+    """A page's address, when the deployment names its host (SERVER_NAME); else the mail names none."""
+    if not current_app.config.get("SERVER_NAME"):
         return None
     try:
-        return url_for("filing.filing_detail", filing_id=filing_id, _external=True)
+        return url_for(endpoint, **values, _external=True)
     except Exception:  # the pages are not registered (a command-line-only set-up)
         return None
 

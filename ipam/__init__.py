@@ -10,10 +10,14 @@ def init_app(app: Flask) -> None:
     from core.demo import register_demo_loader
     from ipam import audit  # noqa: F401 (describes its objects to the audit trail)
     from ipam.api import blp, claims_blp
+    from ipam.plan_api import blp as plans_api
+    from ipam.request_api import blp as requests_api
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
     from ipam.demo import load_ipam_demo
     from ipam.plan_cli import plan_cli
+    from ipam.plan_views import bp as plans_bp
+    from ipam.request_views import bp as requests_bp
     from ipam.views import bp
 
     @app.template_global()
@@ -36,8 +40,12 @@ def init_app(app: Flask) -> None:
 
     operations.configure(operations.RegistryRules(allow_documentation=app.config["ALLOW_DOCUMENTATION_PREFIXES"]))
     app.register_blueprint(bp)
+    app.register_blueprint(requests_bp)
+    app.register_blueprint(plans_bp)
     api.register_blueprint(blp)
     api.register_blueprint(claims_blp)
+    api.register_blueprint(requests_api)
+    api.register_blueprint(plans_api)
     app.cli.add_command(prefix_cli)
     app.cli.add_command(plan_cli)
     register_demo_loader("ipam", load_ipam_demo)

@@ -29,7 +29,8 @@ KIND_LABELS = {
 }
 
 # Kinds nest left to right: a prefix never contains one of a kind to its left. Allocations may nest (a
-# lower-tier allocator receives an allocation and allocates onward from it); reserved blocks hold nothing.
+# lower-tier allocator receives an allocation and allocates onward from it), and so may subnets (a site's block
+# holds its zones, a zone its VLANs: the levels of a subnet plan); reserved blocks hold nothing.
 KIND_RANK = {
     PrefixKind.AGGREGATE: 0,
     PrefixKind.ALLOCATION: 1,
@@ -45,7 +46,7 @@ def may_contain(parent_kind: str, child_kind: str) -> bool:
         return False
     if child is PrefixKind.RESERVED:
         return True
-    if parent is child is PrefixKind.ALLOCATION:
+    if parent is child and parent in (PrefixKind.ALLOCATION, PrefixKind.SUBNET):
         return True
     return KIND_RANK[parent] < KIND_RANK[child]
 
@@ -134,3 +135,41 @@ class ClaimAction(StrEnum):
     CONFIRM = "confirm"
     REJECT = "reject"
     WITHDRAW = "withdraw"
+
+
+class RequestState(StrEnum):
+    """A prefix request's states (``ipam.prefix_requests.REQUESTS``)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return str(REQUEST_STATE_LABELS[self])
+
+    @property
+    def with_requester(self) -> bool:
+        """The requester may edit it (a draft, or returned for correction)."""
+        return self in (RequestState.DRAFT, RequestState.RETURNED)
+
+    @property
+    def open(self) -> bool:
+        return self in (RequestState.DRAFT, RequestState.SUBMITTED, RequestState.RETURNED)
+
+
+REQUEST_STATE_LABELS = {
+    RequestState.DRAFT: _l("Draft"),
+    RequestState.SUBMITTED: _l("Awaiting the allocator"),
+    RequestState.RETURNED: _l("Returned for correction"),
+    RequestState.APPROVED: _l("Approved and allocated"),
+    RequestState.REJECTED: _l("Rejected"),
+    RequestState.WITHDRAWN: _l("Withdrawn"),
+}
+
+# Sizes an enterprise asks for per site: a /48 for a site, a /56 for a small one (RIPE-690), and between.
+REQUEST_LENGTHS = (44, 48, 52, 56, 60, 64)
+MAX_REQUESTED_SITES = 256

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -29,7 +30,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from accounts.models import Organization, User
 from core.db import Base, UTCDateTime, one_of, utcnow
-from ipam.choices import ClaimStatus, PrefixKind, PrefixStatus, Source, Usage
+from ipam.choices import ClaimStatus, PrefixKind, PrefixStatus, RequestState, Source, Usage
 from ipam.rules import PoolPolicy
 from ipam.space import Net, Strategy, format_net
 
@@ -198,3 +199,104 @@ class PrefixClaim(Base):
     @property
     def status_enum(self) -> ClaimStatus:
         return ClaimStatus(self.status)
+
+
+class PrefixRequest(Base):
+    """An enterprise's request to an allocator (its carrier, or a lower-level allocator) for IPv6 space: so many
+    sites of a size, what for, where, and why, optionally with a subnet plan showing the need. Its states are one
+    table (``ipam.prefix_requests.REQUESTS``); approving allocates the blocks in the same transaction."""
+
+    __tablename__ = "prefix_request"
+    __table_args__ = (
+        CheckConstraint(one_of("state", RequestState), name="state"),
+        CheckConstraint(one_of("usage", Usage, nullable=True), name="usage"),
+        CheckConstraint(one_of("strategy", Strategy, nullable=True), name="strategy"),
+        CheckConstraint("site_count >= 1", name="site_count"),
+        Index("ix_prefix_request_provider_id_state", "provider_id", "state"),
+        Index("ix_prefix_request_requester_id_state", "requester_id", "state"),
+        Index("ix_prefix_request_state_submitted_at", "state", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="RESTRICT"))
+    state: Mapped[str] = mapped_column(String(16), default=RequestState.DRAFT.value)
+    site_count: Mapped[int] = mapped_column(SmallInteger)
+    prefix_len: Mapped[int] = mapped_column(SmallInteger)  # the size asked for per site
+    purpose: Mapped[str] = mapped_column(Text)
+    usage: Mapped[str | None] = mapped_column(String(24))
+    locations: Mapped[list[str]] = mapped_column(JSON, default=list)  # division codes (GB/T 2260) of the sites
+    justification: Mapped[str] = mapped_column(Text)
+    plan_text: Mapped[str | None] = mapped_column(Text)  # a subnet plan (YAML or JSON) showing the need
+    # The allocator's decision: the pool and strategy it allocated with, its comment or reason.
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"))
+    strategy: Mapped[str | None] = mapped_column(String(16))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the first submission (turnaround)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    requester: Mapped[Organization] = relationship(foreign_keys=[requester_id], lazy="joined")
+    provider: Mapped[Organization] = relationship(foreign_keys=[provider_id], lazy="joined")
+    pool: Mapped[Prefix | None] = relationship(lazy="select")
+    blocks: Mapped[list[PrefixRequestBlock]] = relationship(
+        lazy="selectin", order_by="PrefixRequestBlock.id", cascade="all, delete-orphan"
+    )
+
+    AUDITED = (
+        "provider_id", "site_count", "prefix_len", "purpose", "usage", "locations", "justification", "plan_text",
+    )  # fmt: skip
+
+    @property
+    def state_enum(self) -> RequestState:
+        return RequestState(self.state)
+
+    @property
+    def asked(self) -> str:
+        """What is asked, as people say it: "2 × /48"."""
+        return f"{self.site_count} × /{self.prefix_len}"
+
+
+class PrefixRequestBlock(Base):
+    """A block allocated for a request. The network is kept as text too: the request's record stands after the
+    block is released."""
+
+    __tablename__ = "prefix_request_block"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("prefix_request.id", ondelete="CASCADE"), index=True)
+    prefix_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"), index=True)
+    network: Mapped[str] = mapped_column(String(43))
+
+    prefix: Mapped[Prefix | None] = relationship(lazy="select")
+
+
+class SubnetPlan(Base):
+    """A saved subnet plan of one parent block: its text (YAML or JSON, ``ipam.plan_format``), the placements of
+    its last preview, and what was applied (the previous plan a re-plan keeps in place)."""
+
+    __tablename__ = "subnet_plan"
+    __table_args__ = (Index("ix_subnet_plan_organization_id_updated_at", "organization_id", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"), index=True)
+    parent_network: Mapped[str] = mapped_column(String(43))
+    name: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    placements: Mapped[list[list[str]] | None] = mapped_column(JSON)  # [[path, prefix], …] of the last preview
+    applied: Mapped[list[list[str]] | None] = mapped_column(JSON)  # [[path, prefix], …] as last applied
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("prefix_request.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+    parent: Mapped[Prefix | None] = relationship(lazy="select")
+
+    AUDITED = ("name", "parent_network", "text")

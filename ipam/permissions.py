@@ -22,6 +22,10 @@ class Action(StrEnum):
     CHANGE_PREFIX = "change_prefix"
     REGISTER_PREFIXES = "register_prefixes"
     NAME_HOLDER = "name_holder"
+    VIEW_REQUEST = "view_request"
+    REQUEST_PREFIXES = "request_prefixes"  # write, submit, correct and withdraw one's own organization's requests
+    DECIDE_REQUEST = "decide_request"  # approve (allocating), return, reject the requests made to one's organization
+    PLAN_SUBNETS = "plan_subnets"  # save, compare and apply subnet plans of the blocks one's organization holds
 
 
 @rule(Action.NAME_HOLDER)
@@ -109,3 +113,35 @@ def _change_prefix(user: Any, prefix: Any) -> bool:
         return holds(user, prefix) and prefix.kind == "subnet"
     # What an allocator holds, or handed out itself.
     return allocates(user) and (holds(user, prefix) or holds(user, getattr(prefix, "parent", None)))
+
+
+@rule(Action.VIEW_REQUEST)
+def _view_request(user: Any, request: Any) -> bool:
+    # obj: a prefix request (None: the requests pages at all). Regulators read every request; the requester its
+    # own; the allocator those made to it once submitted (a draft is the requester's own business).
+    if is_regulator(user):
+        return True
+    if request is None:
+        return allocates(user) or is_enterprise(user)
+    if request.requester_id == user.organization_id:
+        return True
+    return allocates(user) and request.provider_id == user.organization_id and request.state != "draft"
+
+
+@rule(Action.REQUEST_PREFIXES)
+def _request_prefixes(user: Any, request: Any) -> bool:
+    return is_enterprise(user) and (request is None or request.requester_id == user.organization_id)
+
+
+@rule(Action.DECIDE_REQUEST)
+def _decide_request(user: Any, request: Any) -> bool:
+    return allocates(user) and (request is None or request.provider_id == user.organization_id)
+
+
+@rule(Action.PLAN_SUBNETS)
+def _plan_subnets(user: Any, plan: Any) -> bool:
+    # obj: a saved plan (None: the planner at all). Enterprises plan the blocks assigned to them, allocators their
+    # customers' sites; a plan is its organization's.
+    if not (is_enterprise(user) or allocates(user) or is_administrator(user)):
+        return False
+    return plan is None or plan.organization_id == user.organization_id

@@ -1,10 +1,10 @@
 """Applying a subnet plan: its blocks registered under the plan's parent, through ipam's bulk writer, all or none.
 
-Kinds follow the registry's nesting rule (``ipam.choices.may_contain``): the leaves become subnets, and the
-top-level inner nodes (sites) become assignments of the holder where the parent may hold assignments (an
-allocation or an aggregate). A subnet holds no subnet and an assignment no assignment, so the levels in between
-(zones, lines) cannot be registered: their leaves go straight into the nearest block that is. Under an assignment
-(what an enterprise holds) only the leaves are registered. Each block's description is its path in the plan.
+Every node of the plan is registered, each level inside the one above, with kinds that follow the registry's
+nesting rule (``ipam.choices.may_contain``): under an assignment (what an enterprise holds) every level is a subnet
+(a site's block holds its zones, a zone its VLANs); under an allocation or an aggregate (a carrier planning for a
+customer) the sites are the holder's assignments and the levels below them subnets. Each block's description is
+its path in the plan.
 
 Re-applying is safe: a node already registered with its planned prefix is that node and is passed over, so a
 re-plan creates only what is new. Anything else in the way, or any rule broken, refuses the whole plan before a
@@ -46,12 +46,10 @@ class AppliedBlock:
 
 @dataclass(frozen=True, slots=True)
 class AppliedPlan:
-    """What applying did: the blocks created, the nodes already registered (passed over), and the inner nodes the
-    registry's kinds cannot represent (not registered; their leaves are)."""
+    """What applying did: the blocks created and the nodes already registered (passed over)."""
 
     created: tuple[AppliedBlock, ...]
     already_registered: int
-    not_registrable: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +67,17 @@ class _Container:
     depth: int  # 0: registered; else the change set's creation depth
 
 
-def block_kinds(plan: Plan, parent_kind: str) -> list[str | None]:
-    """The kind each placement is registered as (None: an inner level the nesting rule cannot hold)."""
+def block_kinds(plan: Plan, parent_kind: str) -> list[str]:
+    """The kind each placement is registered as: sites are assignments where the parent hands out assignments,
+    everything else (and everything under an assignment) a subnet."""
     placements = plan.placements
-    site_kind = PrefixKind.ASSIGNMENT.value if may_contain(parent_kind, PrefixKind.ASSIGNMENT.value) else None
-    kinds: list[str | None] = []
+    assigns = may_contain(parent_kind, PrefixKind.ASSIGNMENT.value)
+    kinds: list[str] = []
     for index, placement in enumerate(placements):
         following = placements[index + 1].path if index + 1 < len(placements) else ""
-        if not following.startswith(placement.path + "/"):
-            kinds.append(PrefixKind.SUBNET.value)
-        elif "/" not in placement.path:
-            kinds.append(site_kind)
-        else:
-            kinds.append(None)
+        inner = following.startswith(placement.path + "/")
+        site = inner and "/" not in placement.path
+        kinds.append(PrefixKind.ASSIGNMENT.value if site and assigns else PrefixKind.SUBNET.value)
     return kinds
 
 
@@ -108,21 +104,17 @@ def apply_plan(
     in_the_way = _InTheWay(registered, {p.net for p in plan.placements})
     changes = ChangeSet(session, [parent.net])
     created: list[AppliedBlock] = []
-    already = unrepresented = 0
-    stack: list[tuple[Placement, _Container | None]] = []  # the placement's ancestors, with what each registers
+    already = 0
+    stack: list[tuple[Placement, _Container]] = []  # the placement's ancestors, with what each registers
     for placement, kind in zip(plan.placements, block_kinds(plan, parent.kind), strict=True):
         while stack and not placement.path.startswith(stack[-1][0].path + "/"):
             stack.pop()
-        container = next((c for _, c in reversed(stack) if c is not None), _Container(parent, 0))
+        container = stack[-1][1] if stack else _Container(parent, 0)
         net = placement.net
         existing = registered.get(net)
         if existing is not None:  # applied before (or registered by hand): the node's blocks go inside it
             already += 1
             stack.append((placement, _Container(existing, 0)))
-            continue
-        if kind is None:
-            unrepresented += 1
-            stack.append((placement, None))
             continue
         in_the_way.refuse_overlap(net, parent)
         enforce(*placement_breaches(container.block, net, kind))
@@ -157,7 +149,7 @@ def apply_plan(
         )
         session.flush()
     drop_tables(session.connection())  # the change set's temporary tables: the connection goes back to a pool
-    return AppliedPlan(tuple(created), already, unrepresented)
+    return AppliedPlan(tuple(created), already)
 
 
 class _InTheWay:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import click
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 
 from accounts import queries as account_queries
 from core.cli import CommandError, CommandGroup, emit, fail, json_option, unit_of_work
 from core.policy import OPERATOR
-from ipam import plan_apply, plan_exports, plan_format, planner, queries
+from ipam import plan_apply, plan_exports, plan_format, planner, plans, queries
 from ipam.space import Net, format_net
 
 plan_cli = CommandGroup("plan", help="Subnet plans: lay out sites, zones and subnets in a prefix.")
@@ -33,21 +32,6 @@ def _text_of(file: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise BadInput(_("cannot read %(file)s: %(reason)s", file=str(file), reason=reason)) from None
-
-
-def _registered_children(session: Session, parent: Net) -> list[Net] | None:
-    """The registry's children of ``parent``; None when the parent is not registered."""
-    found = queries.get_prefix(session, parent)
-    if found is None:
-        return None
-    return [child.net for child in queries.children_within(session, found.id, found.net)]
-
-
-def _kept_out(registered: list[Net] | None, previous: Mapping[str, Net] | None) -> list[Net]:
-    """What the planner lays the plan around: the registered children of the parent, except the previous plan's
-    own nodes (an applied plan registers its leaves straight in the parent, where they are the plan's)."""
-    placed = set(previous.values()) if previous else set()
-    return [net for net in registered or () if net not in placed]
 
 
 def _read_inputs(
@@ -74,7 +58,7 @@ def _read_inputs(
 
 def _laid_out(spec: planner.PlanSpec, registered: list[Net] | None, previous: Mapping[str, Net] | None) -> planner.Plan:
     try:
-        return planner.plan(spec, existing=_kept_out(registered, previous), previous=previous)
+        return planner.plan(spec, existing=plans.kept_out(registered, previous), previous=previous)
     except planner.PlanTooLarge as exc:
         raise BadInput(str(exc)) from None
     except planner.PlanError as exc:
@@ -110,7 +94,7 @@ def preview(file: Path, parent_text: str | None, previous_file: Path | None, rep
     """Print where each node of the plan in FILE lands (YAML or JSON). Nothing is written."""
     spec, previous = _read_inputs(file, parent_text, previous_file, repack)
     with unit_of_work() as session:
-        registered = _registered_children(session, spec.parent)
+        registered = plans.registered_children(session, spec.parent)
     result = _laid_out(spec, registered, previous)
     if registered is None:
         note = _("%(parent)s is not registered: planned in an empty parent.", parent=format_net(spec.parent))
@@ -139,7 +123,7 @@ def apply(
         holder = account_queries.organization_by_code(session, holder_code)
         if holder is None:
             raise fail(_("No organization has the code %(code)s.", code=holder_code))
-        result = _laid_out(spec, _registered_children(session, spec.parent), previous)
+        result = _laid_out(spec, plans.registered_children(session, spec.parent), previous)
         applied = plan_apply.apply_plan(session, result, parent=parent, holder=holder, actor=OPERATOR)
     created = [{"path": b.path, "prefix": format_net(b.net), "kind": b.kind} for b in applied.created]
     if as_json:
@@ -177,7 +161,7 @@ def export(
     if format_ == "xlsx" and output is None:
         raise BadInput(_("An Excel file needs --output."))
     with unit_of_work() as session:
-        registered = _registered_children(session, spec.parent)
+        registered = plans.registered_children(session, spec.parent)
     result = _laid_out(spec, registered, previous)
     if format_ == "xlsx":
         assert output is not None

@@ -51,6 +51,11 @@ class PlanFormatError(ValueError):
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else str(self.message)
 
+    @property
+    def located(self) -> Message:
+        """The message with its place in the document, for a form's field."""
+        return _l("%(where)s: %(problem)s", where=self.where, problem=self.message) if self.where else self.message
+
 
 @dataclass(frozen=True, slots=True)
 class PreviousPlan:

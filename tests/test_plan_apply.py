@@ -36,6 +36,7 @@ nodes:
         nodes: [{{name: vlan, count: 16, length: 64}}]
 """
 LEAVES_PER_SITE = 4 * 16
+NODES_PER_SITE = 1 + 4 + LEAVES_PER_SITE  # the site, its zones, their VLANs
 
 
 def spec_of(sites: int, parent: str = "2001:db8:100::/48") -> planner.PlanSpec:
@@ -69,20 +70,25 @@ def assignment(db: Session, enterprise: Organization) -> Prefix:
     return prefix
 
 
-def test_applying_a_plan_registers_its_leaves_as_subnets_of_the_holder_in_the_assignment(
+def test_applying_a_plan_registers_every_level_as_subnets_of_the_holder_nested_in_the_assignment(
     db: Session, enterprise: Organization, assignment: Prefix
 ) -> None:
     plan = planner.plan(spec_of(3))
     applied = apply_plan(db, plan, parent=assignment, holder=enterprise, actor=OPERATOR)
     db.flush()
-    leaves = {p.path: p.net for p in plan.placements if p.path.count("/") == 2}
-    assert len(leaves) == 3 * LEAVES_PER_SITE
-    assert {b.path: b.net for b in applied.created} == leaves
-    # A subnet holds no subnet, an assignment no assignment: sites and zones are planned, not registered.
-    assert applied.not_registrable == 3 + 3 * 4
+    every_node = {p.path: p.net for p in plan.placements}
+    assert len(every_node) == 3 + 3 * 4 + 3 * LEAVES_PER_SITE
+    assert {b.path: b.net for b in applied.created} == every_node
     below = registered_below(db, assignment)
-    assert set(below) == {format_net(net) for net in leaves.values()}
-    assert {(p.kind, p.holder_id, p.parent_id) for p in below.values()} == {("subnet", enterprise.id, assignment.id)}
+    assert set(below) == {format_net(net) for net in every_node.values()}
+    assert {(p.kind, p.holder_id) for p in below.values()} == {("subnet", enterprise.id)}
+    by_id = {p.id: p for p in below.values()}
+    for prefix in below.values():  # each level lies in the one above it: a VLAN in its zone, a zone in its site
+        path = prefix.description
+        above = path.rpartition("/")[0]
+        expected = every_node[above] if above else assignment.net
+        parent = by_id.get(prefix.parent_id, assignment)
+        assert parent.net == expected, path
     assert below["2001:db8:100:12f::/64"].description == "site-2/zone-3/vlan-16"
 
 
@@ -107,7 +113,7 @@ def test_applying_leaves_one_audit_event_naming_the_parent_and_the_count(
     assert [(e.object_id, e.organization_id, e.actor_name) for e in events] == [
         (assignment.network, enterprise.id, OPERATOR.username)
     ]
-    assert events[0].summary_params == {"n": LEAVES_PER_SITE, "parent": assignment.network}
+    assert events[0].summary_params == {"n": 1 + 4 + LEAVES_PER_SITE, "parent": assignment.network}
 
 
 def test_applying_the_same_plan_again_creates_nothing(
@@ -117,7 +123,7 @@ def test_applying_the_same_plan_again_creates_nothing(
     apply_plan(db, plan, parent=assignment, holder=enterprise, actor=OPERATOR)
     before = prefix_count(db)
     again = apply_plan(db, plan, parent=assignment, holder=enterprise, actor=OPERATOR)
-    assert again.created == () and again.already_registered == 3 * LEAVES_PER_SITE
+    assert again.created == () and again.already_registered == 3 * NODES_PER_SITE
     assert prefix_count(db) == before
 
 
@@ -128,9 +134,9 @@ def test_a_replan_with_one_more_site_creates_only_that_sites_blocks(
     apply_plan(db, first, parent=assignment, holder=enterprise, actor=OPERATOR)
     replan = planner.plan(spec_of(4), previous=first.prefixes())
     applied = apply_plan(db, replan, parent=assignment, holder=enterprise, actor=OPERATOR)
-    assert len(applied.created) == LEAVES_PER_SITE
+    assert len(applied.created) == NODES_PER_SITE
     assert {b.path.split("/")[0] for b in applied.created} == {"site-4"}
-    assert len(registered_below(db, assignment)) == 4 * LEAVES_PER_SITE
+    assert len(registered_below(db, assignment)) == 4 * NODES_PER_SITE
 
 
 def test_a_plan_overlapping_a_block_registered_meanwhile_is_refused_and_writes_nothing(
@@ -160,7 +166,7 @@ def test_the_enterprise_holding_the_assignment_may_apply_its_plan(
 ) -> None:
     engineer = create_user("enterprise", organization=enterprise)
     applied = apply_plan(db, planner.plan(spec_of(1)), parent=assignment, holder=enterprise, actor=engineer)
-    assert len(applied.created) == LEAVES_PER_SITE
+    assert len(applied.created) == NODES_PER_SITE
 
 
 def test_under_an_allocation_sites_become_assignments_holding_their_subnets(
@@ -177,17 +183,19 @@ def test_under_an_allocation_sites_become_assignments_holding_their_subnets(
     for net in sites.values():
         site = below[format_net(net)]
         assert (site.kind, site.holder_id, site.parent_id) == ("assignment", enterprise.id, allocation.id)
-        children = [p for p in below.values() if p.parent_id == site.id]
-        assert len(children) == LEAVES_PER_SITE and {p.kind for p in children} == {"subnet"}
-    assert len(below) == 2 + 2 * LEAVES_PER_SITE
+        zones = [p for p in below.values() if p.parent_id == site.id]
+        assert len(zones) == 4 and {p.kind for p in zones} == {"subnet"}
+        vlans = [p for p in below.values() if p.parent_id in {zone.id for zone in zones}]
+        assert len(vlans) == LEAVES_PER_SITE and {p.kind for p in vlans} == {"subnet"}
+    assert len(below) == 2 * NODES_PER_SITE
 
 
-def test_a_plan_in_a_subnet_is_refused_by_the_nesting_rule(db: Session, enterprise: Organization) -> None:
-    subnet = add_prefix(db, "2001:db8:100::/48", actor=OPERATOR, kind="subnet", holder=enterprise)
+def test_a_plan_in_a_reserved_block_is_refused_by_the_nesting_rule(db: Session, enterprise: Organization) -> None:
+    reserved = add_prefix(db, "2001:db8:100::/48", actor=OPERATOR, kind="reserved", holder=enterprise)
     db.flush()
     before = prefix_count(db)
     with pytest.raises(NestingViolation):
-        apply_plan(db, planner.plan(spec_of(1)), parent=subnet, holder=enterprise, actor=OPERATOR)
+        apply_plan(db, planner.plan(spec_of(1)), parent=reserved, holder=enterprise, actor=OPERATOR)
     assert prefix_count(db) == before
 
 
@@ -209,15 +217,15 @@ def test_cli_apply_prints_the_plan_and_what_it_created_and_a_replan_with_previou
     )
     assert first.exit_code == 0, first.output
     printed = json.loads(first.stdout)
-    assert len(printed["created"]) == 2 * LEAVES_PER_SITE
+    assert len(printed["created"]) == 2 * NODES_PER_SITE
     assert {node["kind"] for node in printed["created"]} == {"subnet"}
     previous = write(tmp_path, first.stdout, "applied.json")
     grown = write(tmp_path, PLAN.format(parent=assignment.network, sites=3), "grown.yaml")
     second = runner.invoke(args=["plan", "apply", grown, "--holder", "factory", "--previous", previous, "--json"])
     assert second.exit_code == 0, second.output
     created = json.loads(second.stdout)["created"]
-    assert len(created) == LEAVES_PER_SITE and {node["path"].split("/")[0] for node in created} == {"site-3"}
-    assert len(registered_below(db, assignment)) == 3 * LEAVES_PER_SITE
+    assert len(created) == NODES_PER_SITE and {node["path"].split("/")[0] for node in created} == {"site-3"}
+    assert len(registered_below(db, assignment)) == 3 * NODES_PER_SITE
 
 
 def test_cli_apply_of_a_plan_that_does_not_fit_exits_1_and_writes_nothing(
@@ -240,7 +248,7 @@ def test_cli_apply_of_a_plan_that_does_not_fit_exits_1_and_writes_nothing(
 def test_cli_apply_when_the_rules_refuse_exits_1_and_writes_nothing(
     runner: FlaskCliRunner, db: Session, enterprise: Organization, tmp_path: Path
 ) -> None:
-    add_prefix(db, "2001:db8:100::/48", actor=OPERATOR, kind="subnet", holder=enterprise)
+    add_prefix(db, "2001:db8:100::/48", actor=OPERATOR, kind="reserved", holder=enterprise)
     db.flush()
     before = prefix_count(db)
     result = runner.invoke(

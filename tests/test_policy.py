@@ -47,6 +47,10 @@ def filing(filer: int, *, user_org: int | None = None, state: str = "submitted")
     return SimpleNamespace(filer_id=filer, user_organization_id=user_org, state=state)
 
 
+def request(requester: int, provider: int, *, state: str = "submitted") -> Any:
+    return SimpleNamespace(requester_id=requester, provider_id=provider, state=state)
+
+
 def allowed(action: Action, obj: Any = None) -> set[str]:
     return {role for role in ROLES if can(user(role), action, obj)}
 
@@ -130,6 +134,20 @@ TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.VIEW_FILING_STATISTICS, None, REGULATORS),
     (Action.MANAGE_FILING_SETTINGS, None, ADMIN),
     (Action.REMIND_FILERS, None, set()),
+    (Action.VIEW_REQUEST, None, EVERYONE),
+    (Action.VIEW_REQUEST, request(MINE, THEIRS), EVERYONE),
+    (Action.VIEW_REQUEST, request(THEIRS, MINE), REGULATORS | ALLOCATORS),
+    (Action.VIEW_REQUEST, request(THEIRS, MINE, state="draft"), REGULATORS),
+    (Action.VIEW_REQUEST, request(THEIRS, THEIRS), REGULATORS),
+    (Action.REQUEST_PREFIXES, None, {"enterprise"}),
+    (Action.REQUEST_PREFIXES, request(MINE, THEIRS), {"enterprise"}),
+    (Action.REQUEST_PREFIXES, request(THEIRS, MINE), set()),
+    (Action.DECIDE_REQUEST, None, ALLOCATORS),
+    (Action.DECIDE_REQUEST, request(THEIRS, MINE), ALLOCATORS),
+    (Action.DECIDE_REQUEST, request(MINE, THEIRS), set()),
+    (Action.PLAN_SUBNETS, None, ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.PLAN_SUBNETS, SimpleNamespace(organization_id=MINE), ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.PLAN_SUBNETS, SimpleNamespace(organization_id=THEIRS), set()),
 ]
 
 
