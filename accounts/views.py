@@ -37,6 +37,7 @@ from core.messages import message as _l
 from core.security import ANY_SIGNED_IN, allow, public
 from core.web import CHINA_TIME, csv_response, page_number, paginate, run_form_operation, safe_next_url
 from importers.permissions import Action as ImportAction
+from ipam import request_queries
 
 bp = Blueprint("accounts", __name__)
 SESSION_ID_KEY = "sid"  # the secret naming the server-side session (accounts.sessions)
@@ -138,6 +139,7 @@ def dashboard() -> str:
             imports=home.recent_imports(db.session, current_user),
             events=queries.recent_events(db.session),
             kinds=ORG_KIND_LABELS,
+            turnaround=request_queries.turnaround(db.session, now=utcnow()),
         )
     org = current_user.organization
     return render_template(
@@ -152,6 +154,7 @@ def dashboard() -> str:
         if policy.can(current_user, ImportAction.VIEW_IMPORT)
         else None,
         events=queries.recent_events(db.session, organization_id=org.id),
+        request_counts=request_queries.counts_for(db.session, org.id),
     )
 
 

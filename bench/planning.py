@@ -119,8 +119,8 @@ def report(title: str, spec: PlanSpec, target: float, previous: dict[str, Net] |
 
 
 def applying(backend: str, directory: Path, use_plan: bool) -> float:
-    """Seconds to register the 10,000 leaves in a fresh database: by applying the plan, or (the baseline) through
-    ``bulk_add_leaves``, the commit included."""
+    """Seconds to register the 10,000 leaves in a fresh database: by applying the plan (its 10 sites too, each
+    holding its leaves), or (the baseline) the leaves alone through ``bulk_add_leaves``, the commit included."""
     from accounts.models import Organization
     from accounts.operations import create_organization
     from app import create_app
@@ -157,7 +157,7 @@ def applying(backend: str, directory: Path, use_plan: bool) -> float:
                     leaves = [p.net for p in laid_out.placements if "/" in p.path]
                     created = bulk_add_leaves(session, parent, leaves, actor=OPERATOR, kind="subnet", holder=holder)
             elapsed = time.perf_counter() - started
-            assert created == 10_000
+            assert created == (10_010 if use_plan else 10_000)
         assert db.engine is not None
         db.engine.dispose()
     return elapsed
@@ -171,7 +171,7 @@ def report_applying() -> None:
             verdict = "ok" if ours <= 10 else "MISSED"
             print(
                 f"applying 10,000 leaves on {backend}: {ours:.3f} s (target ≤ 10 s: {verdict}); baseline "
-                f"(bulk_add_leaves, the same blocks) {baseline:.3f} s, {ours / baseline:.1f}× its time",
+                f"(bulk_add_leaves, the leaves alone) {baseline:.3f} s, {ours / baseline:.1f}× its time",
                 flush=True,
             )
 

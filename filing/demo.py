@@ -38,7 +38,9 @@ def load_filing_demo(session: Session, context: DemoContext) -> None:
         return found
 
     def held_by(code: str) -> Prefix:
-        found = session.scalar(select(Prefix).where(Prefix.holder_id == orgs[code].id, Prefix.kind == "assignment"))
+        found = session.scalar(
+            select(Prefix).where(Prefix.holder_id == orgs[code].id, Prefix.kind == "assignment").order_by(Prefix.start)
+        )
         assert found is not None, code
         return found
 

@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     from ipam.request_api import blp as requests_api
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
-    from ipam.demo import load_ipam_demo
+    from ipam.demo import load_ipam_demo, load_request_demo
     from ipam.plan_cli import plan_cli
     from ipam.plan_views import bp as plans_bp
     from ipam.request_views import bp as requests_bp
@@ -49,3 +49,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(prefix_cli)
     app.cli.add_command(plan_cli)
     register_demo_loader("ipam", load_ipam_demo)
+    register_demo_loader("requests", load_request_demo)

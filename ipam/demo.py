@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts.models import Organization
+from accounts.models import Organization, User
 from core.demo import DemoContext
 from core.policy import OPERATOR
-from ipam import operations
-from ipam.models import Prefix
+from ipam import operations, plans, prefix_requests
+from ipam.models import Prefix, PrefixRequest
 from ipam.space import Strategy
 
 
@@ -42,3 +42,55 @@ def load_ipam_demo(session: Session, context: DemoContext) -> None:
             operations.allocate_prefixes(session, site, plan, holder=orgs[code], actor=OPERATOR)
     hosting = operations.AllocationRequest(56, 3, Strategy.FIRST_FIT, "assignment", "idc", "托管客户（示例）")
     operations.allocate_prefixes(session, idc, hosting, holder=orgs["bohai-idc"], actor=OPERATOR)
+
+
+DEMO_PLAN = """\
+# 津沽智能一号工厂：两个车间，每个车间 OT 区 4 条产线 × 16 个 /64，IT 区一个 /56（示例）
+parent: {parent}
+nibble: true
+headroom: 2
+nodes:
+  - names: [stamping, assembly]
+    nodes:
+      - {{name: ot, count: 4, nodes: [{{name: line, count: 16, length: 64}}]}}
+      - {{name: it, length: 56}}
+"""
+
+
+def load_request_demo(session: Session, context: DemoContext) -> None:
+    """A request the demo carrier approved (the demo enterprise's second /48), one waiting in its queue, and a
+    draft subnet plan of the enterprise's first /48."""
+    if session.scalar(select(PrefixRequest.id).limit(1)) is not None:
+        return  # requests exist already: leave them alone
+    users = {user.username: user for user in session.scalars(select(User))}
+    engineer, carrier_user = users.get("demo-enterprise"), users.get("demo-carrier")
+    if engineer is None or carrier_user is None or engineer.organization is None:
+        return
+    enterprise, carrier = engineer.organization, carrier_user.organization
+    pool = session.scalar(select(Prefix).where(Prefix.holder_id == carrier.id, Prefix.kind == "aggregate"))
+    first = session.scalar(
+        select(Prefix).where(Prefix.holder_id == enterprise.id, Prefix.kind == "assignment").order_by(Prefix.start)
+    )
+    if pool is None or first is None:
+        return
+    approved = prefix_requests.create_request(
+        session,
+        {"provider": carrier, "site_count": 1, "prefix_len": 48, "purpose": "滨海新厂区工业互联网（示例）",
+         "usage": "industrial-network", "locations": ["120116"],
+         "justification": "新厂区三条产线与仓储，按每个厂区一个 /48 规划（示例）。"},
+        actor=engineer,
+    )  # fmt: skip
+    prefix_requests.submit_request(session, approved, actor=engineer)
+    strategy = prefix_requests.default_strategy(approved, pool)
+    prefix_requests.approve_request(session, approved, pool=pool, strategy=strategy, actor=carrier_user,
+                                    comment="已按稀疏策略分配，便于原地扩容（示例）")  # fmt: skip
+    waiting = prefix_requests.create_request(
+        session,
+        {"provider": carrier, "site_count": 2, "prefix_len": 56, "purpose": "武清仓储与物流中心（示例）",
+         "usage": "enterprise-network", "locations": ["120114", "120116"],
+         "justification": "两个小型站点，各一个 /56（示例）。"},
+        actor=engineer,
+    )  # fmt: skip
+    prefix_requests.submit_request(session, waiting, actor=engineer)
+    plans.save_plan(session, name="一号工厂网络规划（示例）", text=DEMO_PLAN.format(parent=first.network),
+                    parent=first, actor=engineer)  # fmt: skip

@@ -135,3 +135,24 @@ def turnaround(session: Session, *, now: datetime, days: int = 90) -> list[Turna
         for provider_id in providers
     ]
     return sorted(rows, key=lambda row: (-(row.median_hours or 0), row.provider.name))
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """The dashboard's request cards of one organization."""
+
+    waiting_for_us: int  # made to the organization, waiting for its decision
+    ours_waiting: int  # the organization's own, with the allocator
+    ours_returned: int  # the organization's own, returned for correction
+
+
+def counts_for(session: Session, organization_id: int) -> RequestCounts:
+    submitted, returned = RequestState.SUBMITTED.value, RequestState.RETURNED.value
+    row = session.execute(
+        select(
+            func.count().filter(PrefixRequest.provider_id == organization_id, PrefixRequest.state == submitted),
+            func.count().filter(PrefixRequest.requester_id == organization_id, PrefixRequest.state == submitted),
+            func.count().filter(PrefixRequest.requester_id == organization_id, PrefixRequest.state == returned),
+        ).where(or_(PrefixRequest.provider_id == organization_id, PrefixRequest.requester_id == organization_id))
+    ).one()
+    return RequestCounts(*row)
