@@ -26,12 +26,14 @@ from core import policy
 # Fields of the stored changes whose values are ids of another object, and what they refer to.
 REFERENCES = {
     "holder_id": "organization", "organization_id": "organization", "claimant_id": "organization",
-    "filer_id": "organization", "user_organization_id": "organization",
+    "filer_id": "organization", "user_organization_id": "organization", "provider_id": "organization",
     "parent_id": "prefix", "prefix_id": "prefix",
     "next_batch_id": "import_batch", "same_content_as_id": "import_batch",
     "source_filing_id": "filing",
 }  # fmt: skip
 
+# Objects named by their id whose pages the trail links.
+WITH_PAGES = ("import_batch", "filing", "prefix_request", "subnet_plan")
 # What an act is, said as a sentence; an act without one reads "who: what, which object".
 SENTENCES = {
     "prefix.create": _l("%(actor)s registered %(object)s"),
@@ -44,6 +46,9 @@ SENTENCES = {
     "user.create": _l("%(actor)s created the account %(object)s"),
     "import.check": _l("%(actor)s uploaded %(object)s to check it"),
     "import.start": _l("%(actor)s uploaded %(object)s to load it"),
+    "request.submit": _l("%(actor)s submitted the prefix request %(object)s"),
+    "request.approve": _l("%(actor)s approved the prefix request %(object)s and allocated its blocks"),
+    "plan.apply": _l("%(actor)s applied the subnet plan %(object)s to the registry"),
 }
 # The same acts when the event names the organization the prefix went to.
 SENTENCES_WITH_HOLDER = {
@@ -122,7 +127,8 @@ def targets() -> dict[str, Target]:
     from filing.permissions import Action as FilingAction
     from importers.models import ImportBatch
     from importers.permissions import Action as ImportAction
-    from ipam.models import Prefix
+    from ipam.models import Prefix, PrefixRequest, SubnetPlan
+    from ipam.permissions import Action as PrefixAction
 
     def url_if(action: str, endpoint: str, argument: str) -> Callable[[Named], str | None]:
         return lambda named: url_for(endpoint, **{argument: named.id}) if policy.can(current_user, action) else None
@@ -144,6 +150,18 @@ def targets() -> dict[str, Target]:
         "filing": Target(
             lambda ids, keys: select(Filing.id, cast(Filing.id, String), Filing.block).where(Filing.id.in_(ids)),
             url_if(FilingAction.VIEW_FILING, "filing.filing_detail", "filing_id"),
+        ),
+        "prefix_request": Target(
+            lambda ids, keys: select(
+                PrefixRequest.id, cast(PrefixRequest.id, String), "#" + cast(PrefixRequest.id, String)
+            ).where(PrefixRequest.id.in_(ids)),
+            url_if(PrefixAction.VIEW_REQUEST, "requests.request_detail", "request_id"),
+        ),
+        "subnet_plan": Target(
+            lambda ids, keys: select(SubnetPlan.id, cast(SubnetPlan.id, String), SubnetPlan.name).where(
+                SubnetPlan.id.in_(ids)
+            ),
+            url_if(PrefixAction.PLAN_SUBNETS, "plans.plan_detail", "plan_id"),
         ),
     }
 
@@ -172,7 +190,7 @@ def _wanted(events: Sequence[AuditEvent]) -> Wanted:
         if event.object_id is not None:
             if event.object_type == "organization":
                 want("organization", event.object_id, key=True)
-            elif event.object_type in ("import_batch", "filing") and event.object_id.isdigit():
+            elif event.object_type in WITH_PAGES and event.object_id.isdigit():
                 want(event.object_type, int(event.object_id))
         for name, change in (event.changes or {}).items():
             target = REFERENCES.get(name)

@@ -10,13 +10,13 @@ def init_app(app: Flask) -> None:
     from core.demo import register_demo_loader
     from ipam import audit  # noqa: F401 (describes its objects to the audit trail)
     from ipam.api import blp, claims_blp
-    from ipam.plan_api import blp as plans_api
-    from ipam.request_api import blp as requests_api
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
     from ipam.demo import load_ipam_demo, load_request_demo
+    from ipam.plan_api import blp as plans_api
     from ipam.plan_cli import plan_cli
     from ipam.plan_views import bp as plans_bp
+    from ipam.request_api import blp as requests_api
     from ipam.request_views import bp as requests_bp
     from ipam.views import bp
 

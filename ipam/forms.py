@@ -45,7 +45,7 @@ def kind_choices(kinds: Iterable[PrefixKind]) -> list[SelectChoice]:
     return [SelectChoice(k.value, KIND_LABELS[k]) for k in kinds]
 
 
-def _usage_choices() -> list[SelectChoice]:
+def usage_choices() -> list[SelectChoice]:
     return [SelectChoice("", _l("(not set)")), *(SelectChoice(u.value, label) for u, label in USAGE_LABELS.items())]
 
 
@@ -56,7 +56,7 @@ class PrefixForm(Form):
     holder = StringField(
         _l("Holder"), validators=[DataRequired(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
     )
-    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    usage = SelectField(_l("Usage"), choices=usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 
@@ -65,7 +65,7 @@ class PrefixEditForm(Form):
     holder = StringField(
         _l("Holder"), validators=[Optional(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
     )
-    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    usage = SelectField(_l("Usage"), choices=usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     child_min_len = IntegerField(_l("Shortest child length"), validators=[Optional(), NumberRange(0, 128)])
     child_max_len = IntegerField(_l("Longest child length"), validators=[Optional(), NumberRange(0, 128)])
@@ -96,7 +96,7 @@ class AllocateForm(Form):
         _l("Holder"), validators=[DataRequired(), Length(max=32)], description=HOLDER_HELP, widget=HolderPickerInput()
     )
     kind = SelectField(_l("Kind"), choices=kind_choices(KIND_LABELS))
-    usage = SelectField(_l("Usage"), choices=_usage_choices(), validators=[Optional()])
+    usage = SelectField(_l("Usage"), choices=usage_choices(), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     preview = SubmitField(_l("Preview"))
     confirm = SubmitField(_l("Allocate"))

@@ -156,6 +156,8 @@ def _plan_problem(text: str) -> Any:
 
 def _check(values: Mapping[str, Any], *, complete: bool) -> None:
     errors = field_errors(values, complete=complete)
+    if values.get("provider") is None and "provider" not in errors:  # whom the request is for, from the draft on
+        errors["provider"] = [_l("This field is required.")]
     if errors:
         raise ValidationFailed(_l("Please correct the marked fields."), fields=errors)
 
@@ -191,8 +193,6 @@ def create_request(session: Session, values: Mapping[str, Any], *, actor: Any) -
     cleaned.setdefault("site_count", 1)
     cleaned.setdefault("prefix_len", 48)
     _check(cleaned, complete=False)
-    if cleaned.get("provider") is None:
-        raise ValidationFailed.on("provider", _l("This field is required."))
     request = PrefixRequest(requester_id=actor.organization_id, state=RequestState.DRAFT.value,
                             created_by_id=getattr(actor, "id", None), purpose="", justification="", locations=[])  # fmt: skip
     _write(request, cleaned)
@@ -210,8 +210,6 @@ def update_request(session: Session, request: PrefixRequest, values: Mapping[str
         raise IllegalTransition(_l("Only a draft or a returned request can be edited."))
     cleaned = clean_values(values)
     _check({**_current_values(request), **cleaned}, complete=False)
-    if "provider" in cleaned and cleaned["provider"] is None:
-        raise ValidationFailed.on("provider", _l("This field is required."))
     returned = request.state_enum is RequestState.RETURNED
     if returned and "provider" in cleaned and cleaned["provider"].id != request.provider_id:
         raise ValidationFailed.on("provider", _l("A returned request goes back to the allocator that returned it."))

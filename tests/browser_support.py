@@ -33,10 +33,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def flask(env: dict[str, str], *args: str) -> str:
+def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        timeout=120, check=False, input=stdin,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -73,7 +73,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("the live server did not start") from None
                     time.sleep(0.2)
-            yield {"url": base, "logins": logins}
+            yield {"url": base, "logins": logins, "env": env}
         finally:
             for process in (server, worker):
                 process.terminate()
