@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Flask, Request, render_template, url_for
@@ -11,6 +13,7 @@ from marshmallow import Schema, fields, validate
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
+from core.errors import Message, PermissionDenied, ValidationFailed
 from core.security import PUBLIC_ENDPOINTS, public
 
 API_PREFIX = "/api/v1"
@@ -137,3 +140,36 @@ docs_bp = Blueprint("api_docs", __name__)
 def reference() -> str:
     """The interactive API reference: Swagger UI (vendored under static/, no CDN) on the OpenAPI document."""
     return render_template("api_docs.html", spec_url=url_for(f"{api._make_doc_blueprint_name()}.openapi_json"))
+
+
+def documented_errors(blueprint: SmorestBlueprint, *statuses: int) -> Callable[[Any], Any]:
+    """Document the error responses of a route in the one error shape (``ApiErrorSchema``)."""
+
+    def document(view: Any) -> Any:
+        for status in statuses:
+            view = blueprint.alt_response(status, schema="ApiError")(view)
+        return view
+
+    return document
+
+
+@contextmanager
+def named_as_in_the_body(names: Mapping[str, str]) -> Iterator[None]:
+    """A refused value is named as the body names it (``names``: the operation's name → the body's)."""
+    try:
+        yield
+    except ValidationFailed as failure:
+        failure.fields = {names.get(name, name): messages for name, messages in failure.fields.items()}
+        raise
+
+
+@contextmanager
+def refused_step_as_conflict(message: Message) -> Iterator[None]:
+    """A step the caller's role does not allow on an object it can see is a 409, as a step the state does not
+    allow (the API's promise: 409 for a transition, 404 for what the caller may not see)."""
+    from core.workflow import IllegalTransition
+
+    try:
+        yield
+    except PermissionDenied:
+        raise IllegalTransition(message) from None

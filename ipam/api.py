@@ -11,7 +11,7 @@ from flask_smorest import abort
 from accounts import queries as account_queries
 from accounts.models import Organization
 from core import policy
-from core.api import API_PREFIX
+from core.api import API_PREFIX, documented_errors
 from core.api import ApiBlueprint as Blueprint
 from core.extensions import db
 from core.security import ANY_SIGNED_IN, allow
@@ -39,12 +39,7 @@ from ipam.space import Strategy, format_net
 
 blp = Blueprint("ipam_api", __name__, url_prefix=f"{API_PREFIX}/prefixes", description="The prefix registry")
 ERRORS = (401, 403, 404, 409, 422)
-
-
-def _documented_errors(view):  # type: ignore[no-untyped-def]
-    for status in ERRORS:
-        view = blp.alt_response(status, schema="ApiError")(view)
-    return view
+_documented_errors = documented_errors(blp, *ERRORS)
 
 
 def load_visible(prefix_id: int) -> Prefix:
@@ -223,3 +218,13 @@ class ClaimDecision(MethodView):
         """Confirm, reject or withdraw a claim (``action``), as the claims' transition table allows."""
         claim, step = queries.visible_claim(db.session, claim_id, action, current_user) or abort(404)
         return claims.decide_claim(db.session, claim, step, actor=current_user, note=data["note"])
+
+
+def block_named(reference: int | str, field: str) -> Prefix | None:
+    """The registered block a body names by id or by network text, if the caller may see it (else None: a block
+    of another tenant is as unknown as one that does not exist)."""
+    if isinstance(reference, int):
+        found = db.session.get(Prefix, reference)
+    else:
+        found = queries.get_prefix(db.session, operations.parse_prefix(reference, field))
+    return found if found is not None and policy.can(current_user, Action.VIEW_PREFIX, found) else None
