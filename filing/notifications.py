@@ -331,7 +331,10 @@ def _compose(notification: Notification, address: str, settings: MailSettings) -
         if params.get("comment"):
             lines += ["", _("The allocator's comment: %(comment)s", comment=params["comment"])]
         link = _link("requests.request_detail", request_id=notification.request_id)
-        lines += ["", _("See the request: %(link)s", link=link) if link else _("Sign in to v6beian to see the request.")]
+        lines += [
+            "",
+            _("See the request: %(link)s", link=link) if link else _("Sign in to v6beian to see the request."),
+        ]
     else:
         if params.get("comment"):
             lines += ["", _("The reviewer's comment: %(comment)s", comment=params["comment"])]

@@ -141,7 +141,7 @@ def _decide_request(user: Any, request: Any) -> bool:
 @rule(Action.PLAN_SUBNETS)
 def _plan_subnets(user: Any, plan: Any) -> bool:
     # obj: a saved plan (None: the planner at all). Enterprises plan the blocks assigned to them, allocators their
-    # customers' sites; a plan is its organization's.
-    if not (is_enterprise(user) or allocates(user) or is_administrator(user)):
+    # customers' sites; a plan is its organization's. Regulators hold no blocks to plan.
+    if not (is_enterprise(user) or allocates(user)):
         return False
     return plan is None or plan.organization_id == user.organization_id

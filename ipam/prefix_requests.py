@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.audit import record_event, snapshot
@@ -372,11 +372,3 @@ def providers(session: Session) -> list[Organization]:
     return list(
         session.scalars(select(Organization).where(Organization.kind.in_(PROVIDER_KINDS)).order_by(Organization.name))
     )
-
-
-def open_request_count(session: Session, provider_id: int) -> int:
-    statement = select(func.count()).where(
-        PrefixRequest.provider_id == provider_id, PrefixRequest.state == RequestState.SUBMITTED.value
-    )
-    return session.scalar(statement) or 0
-

@@ -145,8 +145,8 @@ TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.DECIDE_REQUEST, None, ALLOCATORS),
     (Action.DECIDE_REQUEST, request(THEIRS, MINE), ALLOCATORS),
     (Action.DECIDE_REQUEST, request(MINE, THEIRS), set()),
-    (Action.PLAN_SUBNETS, None, ADMIN | ALLOCATORS | {"enterprise"}),
-    (Action.PLAN_SUBNETS, SimpleNamespace(organization_id=MINE), ADMIN | ALLOCATORS | {"enterprise"}),
+    (Action.PLAN_SUBNETS, None, ALLOCATORS | {"enterprise"}),
+    (Action.PLAN_SUBNETS, SimpleNamespace(organization_id=MINE), ALLOCATORS | {"enterprise"}),
     (Action.PLAN_SUBNETS, SimpleNamespace(organization_id=THEIRS), set()),
 ]
 
