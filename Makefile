@@ -94,8 +94,9 @@ postgres:
 	fi; \
 	pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it)" >&2; exit 1; }
 
+# A module's tests stay on one worker: the browser modules share one live server each.
 test: test-deps i18n-compile postgres
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope
 
 bench: i18n-compile postgres
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -58,8 +58,8 @@ nodes:
 
 
 def load_request_demo(session: Session, context: DemoContext) -> None:
-    """A request the demo carrier approved (the demo enterprise's second /48), one waiting in its queue, and a
-    draft subnet plan of the enterprise's first /48."""
+    """A request the demo carrier declined (the enterprise's /48 is barely used), one waiting in its queue (to
+    approve, which allocates from the carrier's block), and a draft subnet plan of the enterprise's /48."""
     if session.scalar(select(PrefixRequest.id).limit(1)) is not None:
         return  # requests exist already: leave them alone
     users = {user.username: user for user in session.scalars(select(User))}
@@ -67,23 +67,21 @@ def load_request_demo(session: Session, context: DemoContext) -> None:
     if engineer is None or carrier_user is None or engineer.organization is None:
         return
     enterprise, carrier = engineer.organization, carrier_user.organization
-    pool = session.scalar(select(Prefix).where(Prefix.holder_id == carrier.id, Prefix.kind == "aggregate"))
     first = session.scalar(
         select(Prefix).where(Prefix.holder_id == enterprise.id, Prefix.kind == "assignment").order_by(Prefix.start)
     )
-    if pool is None or first is None:
+    if first is None:
         return
-    approved = prefix_requests.create_request(
+    declined = prefix_requests.create_request(
         session,
-        {"provider": carrier, "site_count": 1, "prefix_len": 48, "purpose": "滨海新厂区工业互联网（示例）",
+        {"provider": carrier, "site_count": 1, "prefix_len": 48, "purpose": "一号工厂扩建（示例）",
          "usage": "industrial-network", "locations": ["120116"],
-         "justification": "新厂区三条产线与仓储，按每个厂区一个 /48 规划（示例）。"},
+         "justification": "扩建两条产线（示例）。"},
         actor=engineer,
     )  # fmt: skip
-    prefix_requests.submit_request(session, approved, actor=engineer)
-    strategy = prefix_requests.default_strategy(approved, pool)
-    prefix_requests.approve_request(session, approved, pool=pool, strategy=strategy, actor=carrier_user,
-                                    comment="已按稀疏策略分配，便于原地扩容（示例）")  # fmt: skip
+    prefix_requests.submit_request(session, declined, actor=engineer)
+    prefix_requests.reject_request(session, declined, actor=carrier_user,
+                                   reason="现有 /48 使用不到 1%，请先在其中规划扩建的产线（示例）。")  # fmt: skip
     waiting = prefix_requests.create_request(
         session,
         {"provider": carrier, "site_count": 2, "prefix_len": 56, "purpose": "武清仓储与物流中心（示例）",
