@@ -95,17 +95,9 @@ def notify_decision(session: Session, filing: Filing, kind: str, *, comment: str
         raise ValueError(f"not a decision: {kind!r}")
     about_change = _about_change(session, filing, kind)
     params = {"block": filing.block, "number": filing.number, "comment": (comment or "").strip() or None}
-    recipients = _recipients(session, [filing.filer_id]).get(filing.filer_id, [])
-    rows = [
-        _row(user_id, kind, filing.id, DECISION_MESSAGES[kind, about_change], params, key=None)
-        for user_id, _email in recipients
-    ]
-    if not rows:
-        return
-    made = session.execute(insert(Notification).returning(Notification.id, Notification.recipient_id), rows).all()
-    emails = dict(recipients)
-    mail_after_commit(session, [notification_id for notification_id, user_id in made if emails.get(user_id)])
-    log.info("filing %s %s: %d users of organization %s notified", filing.id, kind, len(made), filing.filer_id)
+    made = _tell_organization(session, filing.filer_id, kind, DECISION_MESSAGES[kind, about_change], params,
+                              filing_id=filing.id)  # fmt: skip
+    log.info("filing %s %s: %d users of organization %s notified", filing.id, kind, made, filing.filer_id)
 
 
 def notify_request(session: Session, request: Any, kind: str, *, comment: str | None,
@@ -115,18 +107,25 @@ def notify_request(session: Session, request: Any, kind: str, *, comment: str | 
     organization_id = request.provider_id if kind == REQUEST_SUBMITTED else request.requester_id
     params = {"id": request.id, "asked": request.asked, "requester": request.requester.name,
               "blocks": ", ".join(blocks), "comment": (comment or "").strip() or None}  # fmt: skip
+    made = _tell_organization(session, organization_id, kind, REQUEST_MESSAGES[kind], params, request_id=request.id)
+    log.info("prefix request %s %s: %d users of organization %s notified", request.id, kind, made, organization_id)
+
+
+def _tell_organization(session: Session, organization_id: int, kind: str, template: str, params: Mapping[str, Any],
+                       *, filing_id: int | None = None, request_id: int | None = None) -> int:  # fmt: skip
+    """One notification to every active user of the organization, mailed after the commit to those with an
+    address; returns how many were made."""
     recipients = _recipients(session, [organization_id]).get(organization_id, [])
     rows = [
-        {**_row(user_id, kind, None, REQUEST_MESSAGES[kind], params, key=None), "request_id": request.id}
+        {**_row(user_id, kind, filing_id, template, params, key=None), "request_id": request_id}
         for user_id, _email in recipients
     ]
     if not rows:
-        return
+        return 0
     made = session.execute(insert(Notification).returning(Notification.id, Notification.recipient_id), rows).all()
     emails = dict(recipients)
     mail_after_commit(session, [notification_id for notification_id, user_id in made if emails.get(user_id)])
-    log.info("prefix request %s %s: %d users of organization %s notified", request.id, kind, len(made),
-             organization_id)  # fmt: skip
+    return len(made)
 
 
 def _about_change(session: Session, filing: Filing, kind: str) -> bool:
