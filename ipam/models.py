@@ -215,6 +215,8 @@ class PrefixRequest(Base):
         Index("ix_prefix_request_provider_id_state", "provider_id", "state"),
         Index("ix_prefix_request_requester_id_state", "requester_id", "state"),
         Index("ix_prefix_request_state_submitted_at", "state", "submitted_at"),
+        Index("ix_prefix_request_state_decided_at", "state", "decided_at"),
+        Index("ix_prefix_request_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,7 +231,7 @@ class PrefixRequest(Base):
     justification: Mapped[str] = mapped_column(Text)
     plan_text: Mapped[str | None] = mapped_column(Text)  # a subnet plan (YAML or JSON) showing the need
     # The allocator's decision: the pool and strategy it allocated with, its comment or reason.
-    pool_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"), index=True)
     strategy: Mapped[str | None] = mapped_column(String(16))
     decision_note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
@@ -291,7 +293,7 @@ class SubnetPlan(Base):
     applied: Mapped[list[list[str]] | None] = mapped_column(JSON)  # [[path, prefix], …] as last applied
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("prefix_request.id", ondelete="SET NULL"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("prefix_request.id", ondelete="SET NULL"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

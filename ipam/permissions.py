@@ -125,7 +125,8 @@ def _view_request(user: Any, request: Any) -> bool:
         return allocates(user) or is_enterprise(user)
     if request.requester_id == user.organization_id:
         return True
-    return allocates(user) and request.provider_id == user.organization_id and request.state != "draft"
+    # A request the requester never submitted (a draft, or one withdrawn as a draft) was never sent.
+    return allocates(user) and request.provider_id == user.organization_id and request.submitted_at is not None
 
 
 @rule(Action.REQUEST_PREFIXES)

@@ -108,7 +108,7 @@ class PlanPreview(MethodView):
                 )
             previous = earlier.prefixes
         with _plan_problems():
-            return plans.lay_out(db.session, spec, previous=previous)
+            return plans.lay_out(db.session, spec, actor=current_user, previous=previous)
 
 
 @blp.route("")
@@ -144,7 +144,7 @@ class PlanById(MethodView):
     def get(self, plan_id: int) -> SubnetPlan:
         """One saved plan, with why it does not fit its parent now (when it does not)."""
         saved = _visible(plan_id)
-        return _shown(saved, plans.preview_saved(db.session, saved))
+        return _shown(saved, plans.preview_saved(db.session, saved, actor=current_user))
 
     @blp.arguments(PlanValuesSchema)
     @blp.response(200, SavedPlanSchema)

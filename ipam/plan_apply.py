@@ -13,6 +13,7 @@ row is written.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,12 @@ class AppliedPlan:
 
     created: tuple[AppliedBlock, ...]
     already_registered: int
+
+    @property
+    def digest(self) -> str:
+        """The blocks created, as a short key: a confirmation shown before applying names exactly these."""
+        listed = "\n".join(f"{block.path} {format_net(block.net)} {block.kind}" for block in self.created)
+        return hashlib.sha256(listed.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ def preview(file: Path, parent_text: str | None, previous_file: Path | None, rep
     """Print where each node of the plan in FILE lands (YAML or JSON). Nothing is written."""
     spec, previous = _read_inputs(file, parent_text, previous_file, repack)
     with unit_of_work() as session:
-        registered = plans.registered_children(session, spec.parent)
+        registered = plans.registered_children(session, spec.parent, actor=OPERATOR)
     result = _laid_out(spec, registered, previous)
     if registered is None:
         note = _("%(parent)s is not registered: planned in an empty parent.", parent=format_net(spec.parent))
@@ -123,7 +123,7 @@ def apply(
         holder = account_queries.organization_by_code(session, holder_code)
         if holder is None:
             raise fail(_("No organization has the code %(code)s.", code=holder_code))
-        result = _laid_out(spec, plans.registered_children(session, spec.parent), previous)
+        result = _laid_out(spec, plans.registered_children(session, spec.parent, actor=OPERATOR), previous)
         applied = plan_apply.apply_plan(session, result, parent=parent, holder=holder, actor=OPERATOR)
     created = [{"path": b.path, "prefix": format_net(b.net), "kind": b.kind} for b in applied.created]
     if as_json:
@@ -161,7 +161,7 @@ def export(
     if format_ == "xlsx" and output is None:
         raise BadInput(_("An Excel file needs --output."))
     with unit_of_work() as session:
-        registered = plans.registered_children(session, spec.parent)
+        registered = plans.registered_children(session, spec.parent, actor=OPERATOR)
     result = _laid_out(spec, registered, previous)
     if format_ == "xlsx":
         assert output is not None

@@ -46,7 +46,7 @@ class PlanForm(Form):
 
 
 class PlanStepForm(Form):
-    """Apply or delete a saved plan. ``expected``: how many blocks the confirmation page said applying creates."""
+    """Apply or delete a saved plan. ``expected``: the digest of the blocks the confirmation page listed."""
 
     expected = HiddenField()
 

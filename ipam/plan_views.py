@@ -228,7 +228,7 @@ class _Shown:
 def _show(text: str, parent: Net, saved: SubnetPlan | None) -> _Shown:
     # Once applied, the nodes applied stay in place (in the block the plan was applied to).
     previous = plans.applied_prefixes(saved) if saved is not None and saved.parent_network == str(parent) else None
-    preview = plans.preview_text(db.session, text, parent=parent, previous=previous)
+    preview = plans.preview_text(db.session, text, parent=parent, actor=current_user, previous=previous)
     document: Any = None
     spec = None
     try:
@@ -237,7 +237,7 @@ def _show(text: str, parent: Net, saved: SubnetPlan | None) -> _Shown:
     except plan_format.PlanFormatError:
         pass  # the preview says what is wrong and where
     placements = preview.plan.placements if preview.plan is not None else ()
-    registered = plans.registered_children(db.session, parent) or []
+    registered = plans.registered_children(db.session, parent, actor=current_user) or []
     return _Shown(
         preview=preview,
         rows=[_row(p) for p in placements[:PREVIEW_ROWS]],
@@ -348,8 +348,8 @@ def plan_preview() -> Response:
 @bp.post(f"/<{ID}:plan_id>/apply")
 @allow(PLAN)
 def plan_apply(plan_id: int) -> str | Response:
-    """Apply in two steps: the first shows how many blocks applying creates (the very operation, rolled back);
-    confirming that number applies it, unless the registry changed meanwhile (then the new number is shown)."""
+    """Apply in two steps: the first shows the blocks applying creates (the very operation, rolled back);
+    confirming applies exactly those, unless the registry changed meanwhile (then the new list is shown)."""
     saved = _load(plan_id)
     form = PlanStepForm()
     if not form.validate_on_submit():
@@ -362,12 +362,12 @@ def plan_apply(plan_id: int) -> str | Response:
         roll_back_request()
         _flash_refusal(refused)
         return redirect(url_for("plans.plan_detail", plan_id=plan_id))
-    confirmed = form.expected.data == str(len(applied.created))
+    confirmed = form.expected.data == applied.digest  # exactly the blocks the confirmation listed
     if not confirmed:
         savepoint.rollback()
         return render_template(
             "plans/apply_confirm.html", saved=saved, applied=applied, shown=applied.created[:CONFIRM_ROWS],
-            step_form=PlanStepForm(data={"expected": str(len(applied.created))}), changed=bool(form.expected.data),
+            step_form=PlanStepForm(data={"expected": applied.digest}), changed=bool(form.expected.data),
         )  # fmt: skip
     savepoint.commit()
     flash(
@@ -404,7 +404,7 @@ def plan_export(plan_id: int, fmt: str) -> Response:
     """The saved plan as laid out now (applied nodes in place): for the network team, to re-plan from, or the
     ip6.arpa zones to delegate per site."""
     saved = _load(plan_id)
-    preview = plans.preview_saved(db.session, saved)
+    preview = plans.preview_saved(db.session, saved, actor=current_user)
     if preview.plan is None:
         flash(_("The plan does not fit, so there is nothing to export: %(problem)s", problem=str(preview.problem)),
               "warning")  # fmt: skip

@@ -37,10 +37,12 @@ MAX_TEXT = 500_000
 # -- laying a plan out against the registry -----------------------------------------------------------------------
 
 
-def registered_children(session: Session, parent: Net) -> list[Net] | None:
-    """The registry's children of ``parent``; None when the parent is not registered."""
+def registered_children(session: Session, parent: Net, *, actor: Any) -> list[Net] | None:
+    """The registry's children of ``parent``; None when the parent is not registered, or when ``actor`` may not
+    see how it is used inside (a plan in someone else's block is laid out as in an empty one: how the block is
+    divided is its holder's business)."""
     found = queries.get_prefix(session, parent)
-    if found is None:
+    if found is None or not policy.can(actor, Action.VIEW_LAYOUT, found):
         return None
     return [child.net for child in queries.children_within(session, found.id, found.net)]
 
@@ -52,9 +54,10 @@ def kept_out(registered: Sequence[Net] | None, previous: Mapping[str, Net] | Non
     return [net for net in registered or () if net not in placed]
 
 
-def lay_out(session: Session, spec: PlanSpec, *, previous: Mapping[str, Net] | None = None) -> Plan:
-    """The plan of ``spec`` in its parent as the registry holds it now (PlanError when it does not fit)."""
-    existing = kept_out(registered_children(session, spec.parent), previous)
+def lay_out(session: Session, spec: PlanSpec, *, actor: Any, previous: Mapping[str, Net] | None = None) -> Plan:
+    """The plan of ``spec`` in its parent as the registry holds it now, as far as ``actor`` may see it (PlanError
+    when it does not fit)."""
+    existing = kept_out(registered_children(session, spec.parent, actor=actor), previous)
     return plan(spec, existing=existing, previous=previous)
 
 
@@ -72,8 +75,8 @@ class Preview:
         return self.plan is not None
 
 
-def preview_text(session: Session, text: str, *, parent: Net | None, previous: Mapping[str, Net] | None = None
-                 ) -> Preview:  # fmt: skip
+def preview_text(session: Session, text: str, *, parent: Net | None, actor: Any,
+                 previous: Mapping[str, Net] | None = None) -> Preview:  # fmt: skip
     """Read and lay out a plan's text (``parent`` replaces the document's own); never raises for a bad plan."""
     try:
         spec = read_plan(text, parent=parent)
@@ -82,7 +85,7 @@ def preview_text(session: Session, text: str, *, parent: Net | None, previous: M
     if previous is not None and any(net.width != spec.parent.width for net in previous.values()):
         previous = None
     try:
-        return Preview(lay_out(session, spec, previous=previous))
+        return Preview(lay_out(session, spec, actor=actor, previous=previous))
     except PlanError as problem:
         return Preview(None, problem.message, problem.path)
 
@@ -113,10 +116,10 @@ def applied_prefixes(saved: SubnetPlan) -> dict[str, Net] | None:
     return {path: parse_net(prefix) for path, prefix in saved.applied}
 
 
-def preview_saved(session: Session, saved: SubnetPlan, *, repack: bool = False) -> Preview:
+def preview_saved(session: Session, saved: SubnetPlan, *, actor: Any, repack: bool = False) -> Preview:
     """The saved plan laid out now; once applied, every node applied stays in place unless ``repack``."""
     previous = None if repack else applied_prefixes(saved)
-    return preview_text(session, saved.text, parent=parse_net(saved.parent_network), previous=previous)
+    return preview_text(session, saved.text, parent=parse_net(saved.parent_network), actor=actor, previous=previous)
 
 
 def _placements(result: Plan) -> list[list[str]]:
@@ -164,7 +167,7 @@ def save_plan(
     except PlanFormatError as problem:
         raise ValidationFailed.on("text", problem.located) from None
     previous = applied_prefixes(saved) if saved is not None else None
-    preview = preview_text(session, text, parent=parent.net, previous=previous)
+    preview = preview_text(session, text, parent=parent.net, actor=actor, previous=previous)
     before = snapshot(saved) if saved is not None else None
     if saved is None:
         saved = SubnetPlan(organization_id=actor.organization_id, created_by_id=getattr(actor, "id", None))
@@ -196,7 +199,7 @@ def apply_saved_plan(session: Session, saved: SubnetPlan, *, actor: Any, repack:
     parent = saved.parent
     if parent is None:
         raise NotFound(_l("The block this plan divides is no longer registered."))
-    result = preview_saved(session, saved, repack=repack)
+    result = preview_saved(session, saved, actor=actor, repack=repack)
     if result.plan is None:
         raise ValidationFailed.on("text", result.problem or _l("The plan does not fit."))
     applied = plan_apply.apply_plan(session, result.plan, parent=parent, holder=saved.organization, actor=actor)

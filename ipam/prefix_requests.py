@@ -35,7 +35,7 @@ from ipam.choices import MAX_REQUESTED_SITES, REQUEST_LENGTHS, PrefixKind, Reque
 from ipam.models import Prefix, PrefixRequest, PrefixRequestBlock
 from ipam.permissions import Action
 from ipam.plan_format import PlanFormatError, read_plan
-from ipam.planner import PlanError, plan
+from ipam.planner import PlanError, node_count, plan
 from ipam.space import Net, Strategy, format_net
 
 OBJECT_TYPE = "prefix_request"
@@ -44,6 +44,7 @@ POOL_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
 MAX_TEXT = 4000
 MAX_PURPOSE = 500
 MAX_PLAN_TEXT = 200_000
+MAX_PLAN_NODES = 20_000  # the request's page lays the attached plan out on every view
 VALUE_FIELDS = ("provider", "site_count", "prefix_len", "purpose", "usage", "locations", "justification", "plan_text")
 
 S = RequestState
@@ -146,7 +147,11 @@ def _plan_problem(text: str) -> Any:
     if len(text) > MAX_PLAN_TEXT:
         return _l("At most %(n)d characters.", n=MAX_PLAN_TEXT)
     try:
-        plan(read_plan(text))
+        spec = read_plan(text)
+        if node_count(spec.nodes) > MAX_PLAN_NODES:
+            return _l("A plan attached to a request has at most %(n)d nodes; save a larger one in the planner.",
+                      n=MAX_PLAN_NODES)  # fmt: skip
+        plan(spec)
     except PlanFormatError as problem:
         return problem.located
     except PlanError as problem:
@@ -291,12 +296,13 @@ def approve_request(
     ``expected``: the blocks a preview showed; if the space changed since, nothing is allocated (Conflict)."""
     REQUESTS.check(request, "approve", actor=actor)
     _check_pool(request, pool)
+    previewed = None if expected is None else [format_net(operations.parse_prefix(n, "expected")) for n in expected]
     savepoint = session.begin_nested()
     created = operations.allocate_prefixes(
         session, pool, _allocation(request, strategy), holder=request.requester, actor=actor
     )
     networks = [prefix.network for prefix in created]
-    if expected is not None and [format_net(operations.parse_prefix(n)) for n in expected] != networks:
+    if previewed is not None and previewed != networks:
         savepoint.rollback()
         raise Conflict(_l("The free space of %(pool)s changed since the preview; preview again.", pool=pool.network))
     savepoint.commit()

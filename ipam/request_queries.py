@@ -41,7 +41,7 @@ def visible_requests(user: Any, flt: RequestFilter = RequestFilter()) -> Select[
         stmt = stmt.where(
             or_(
                 PrefixRequest.requester_id == mine,
-                and_(PrefixRequest.provider_id == mine, PrefixRequest.state != RequestState.DRAFT.value),
+                and_(PrefixRequest.provider_id == mine, PrefixRequest.submitted_at.is_not(None)),
             )
         )
     if flt.queue:

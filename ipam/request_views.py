@@ -163,7 +163,7 @@ def _detail_page(
     if deciding and approval is None:
         pools = prefix_requests.pools_for(db.session, found)
         approval = _fresh_approval(found, pools)
-    plan = plans.preview_text(db.session, found.plan_text, parent=None) if found.plan_text else None
+    plan = plans.preview_text(db.session, found.plan_text, parent=None, actor=current_user) if found.plan_text else None
     laid_out = plan.plan if plan is not None else None
     return render_template(
         "requests/request_detail.html", req=found, names=names, deciding=deciding,

@@ -415,3 +415,22 @@ def test_a_browser_session_applies_with_its_csrf_token(
     token = csrf_token_in(client.get("/").get_data(as_text=True))
     applied = client.post(f"/api/v1/plans/{saved.id}/apply", json={}, headers={"X-CSRFToken": token})
     assert applied.status_code == 200 and len(applied.get_json()["created"]) == len(TWO_SITES)
+
+
+def test_a_preview_in_another_organizations_block_does_not_show_how_it_is_used(
+    client: FlaskClient, world: World
+) -> None:
+    add_prefix(world.db, "2001:db8:100:4000::/50", actor=OPERATOR, kind="subnet", holder=world.enterprise)
+    world.db.commit()
+    document = {"parent": "2001:db8:100::/48", "nodes": [{"name": "part", "count": 3, "length": 50}]}
+    mine = client.post("/api/v1/plans/preview", json={"document": document}, headers=world.headers(world.engineer))
+    theirs = client.post(
+        "/api/v1/plans/preview", json={"document": document}, headers=world.headers(world.other_engineer)
+    )
+    assert [n["prefix"] for n in mine.get_json()["nodes"]] == [
+        "2001:db8:100::/50", "2001:db8:100:8000::/50", "2001:db8:100:c000::/50",
+    ]  # fmt: skip
+    # Planned as in an empty block: the holder's /50 at 4000 is not given away.
+    assert [n["prefix"] for n in theirs.get_json()["nodes"]] == [
+        "2001:db8:100::/50", "2001:db8:100:4000::/50", "2001:db8:100:8000::/50",
+    ]  # fmt: skip

@@ -100,9 +100,9 @@ def apply(client: FlaskClient, plan_id: int) -> str:
     first = post_form(client, f"/plans/{plan_id}/apply", {}, form_page=f"/plans/{plan_id}")
     assert first.status_code == 200
     html = first.get_data(as_text=True)
-    created = re.search(r'data-created="(\d+)"', html)
-    assert created is not None
-    confirmed = post_form(client, f"/plans/{plan_id}/apply", {"expected": created.group(1)},
+    expected = re.search(r'name="expected"[^>]*value="([0-9a-f]+)"|value="([0-9a-f]+)"[^>]*name="expected"', html)
+    assert expected is not None
+    confirmed = post_form(client, f"/plans/{plan_id}/apply", {"expected": expected.group(1) or expected.group(2)},
                           form_page=f"/plans/{plan_id}")  # fmt: skip
     assert confirmed.status_code == 302
     return html
@@ -334,13 +334,13 @@ def test_the_confirmation_writes_nothing(
     assert (count(db, Prefix), count(db, AuditEvent)) == before and saved.applied is None
 
 
-def test_a_confirmed_number_the_registry_no_longer_matches_asks_again(
+def test_a_confirmation_the_registry_no_longer_matches_asks_again(
     client: FlaskClient, login_as: Callable[..., User], world: World, db: Session
 ) -> None:
     saved = saved_plan(db, world)
     login_as(world.engineer)
     before = count(db, Prefix)
-    response = post_form(client, f"/plans/{saved.id}/apply", {"expected": "5"}, form_page=f"/plans/{saved.id}")
+    response = post_form(client, f"/plans/{saved.id}/apply", {"expected": "0" * 32}, form_page=f"/plans/{saved.id}")
     assert response.status_code == 200 and 'data-testid="apply-changed"' in response.get_data(as_text=True)
     assert count(db, Prefix) == before
 

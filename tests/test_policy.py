@@ -48,7 +48,8 @@ def filing(filer: int, *, user_org: int | None = None, state: str = "submitted")
 
 
 def request(requester: int, provider: int, *, state: str = "submitted") -> Any:
-    return SimpleNamespace(requester_id=requester, provider_id=provider, state=state)
+    sent = None if state == "draft" else "2026-12-01"
+    return SimpleNamespace(requester_id=requester, provider_id=provider, state=state, submitted_at=sent)
 
 
 def allowed(action: Action, obj: Any = None) -> set[str]:
@@ -134,6 +135,16 @@ TABLE: list[tuple[Action, Any, set[str]]] = [
     (Action.VIEW_FILING_STATISTICS, None, REGULATORS),
     (Action.MANAGE_FILING_SETTINGS, None, ADMIN),
     (Action.REMIND_FILERS, None, set()),
+    (Action.VIEW_RECONCILIATION, None, REGULATORS | ALLOCATORS),
+    (Action.VIEW_RECONCILIATION, SimpleNamespace(carrier_id=MINE), REGULATORS | ALLOCATORS),
+    (Action.VIEW_RECONCILIATION, SimpleNamespace(carrier_id=THEIRS), REGULATORS),
+    (Action.VIEW_RECONCILIATION, SimpleNamespace(carrier_id=None), REGULATORS),
+    (Action.ACT_ON_FINDING, SimpleNamespace(carrier_id=MINE), REGULATORS | ALLOCATORS),
+    (Action.ACT_ON_FINDING, SimpleNamespace(carrier_id=THEIRS), REGULATORS),
+    (Action.START_RECONCILIATION, None, REGULATORS),
+    (Action.START_RECONCILIATION, org(MINE), REGULATORS | ALLOCATORS),
+    (Action.START_RECONCILIATION, org(THEIRS), REGULATORS),
+    (Action.EXECUTE_RECONCILIATION, None, set()),
     (Action.VIEW_REQUEST, None, EVERYONE),
     (Action.VIEW_REQUEST, request(MINE, THEIRS), EVERYONE),
     (Action.VIEW_REQUEST, request(THEIRS, MINE), REGULATORS | ALLOCATORS),

@@ -219,3 +219,15 @@ def test_every_step_is_audited(db: Session, world: World) -> None:
         select(AuditEvent.action).where(AuditEvent.object_type == "prefix_request").order_by(AuditEvent.id)
     ).all()
     assert actions == ["request.create", "request.submit", "request.approve"]
+
+
+def test_a_draft_withdrawn_before_it_was_sent_stays_the_requesters_own(db: Session, world: World) -> None:
+    from core.policy import can
+    from ipam.permissions import Action
+    from ipam.request_queries import visible_requests
+
+    request = requests.create_request(db, {**VALUES, "provider": world.carrier}, actor=world.engineer)
+    requests.withdraw_request(db, request, actor=world.engineer)
+    assert not can(world.carrier_user, Action.VIEW_REQUEST, request)
+    assert db.scalars(visible_requests(world.carrier_user)).all() == []
+    assert db.scalars(visible_requests(world.engineer)).all() == [request]

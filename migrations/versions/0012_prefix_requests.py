@@ -86,6 +86,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_prefix_request_provider_id_state", ["provider_id", "state"], unique=False)
         batch_op.create_index("ix_prefix_request_requester_id_state", ["requester_id", "state"], unique=False)
         batch_op.create_index("ix_prefix_request_state_submitted_at", ["state", "submitted_at"], unique=False)
+        batch_op.create_index("ix_prefix_request_state_decided_at", ["state", "decided_at"], unique=False)
+        batch_op.create_index("ix_prefix_request_updated_at", ["updated_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_prefix_request_pool_id"), ["pool_id"], unique=False)
 
     op.create_table(
         "prefix_request_block",
@@ -158,6 +161,7 @@ def upgrade() -> None:
             "ix_subnet_plan_organization_id_updated_at", ["organization_id", "updated_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_subnet_plan_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_subnet_plan_request_id"), ["request_id"], unique=False)
 
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.add_column(sa.Column("request_id", sa.Integer(), nullable=True))
