@@ -7,7 +7,15 @@ from collections.abc import Iterator, Mapping
 from flask_babel import lazy_gettext as _l
 
 from accounts.audit import Vocabulary, describe, describe_values, name_actions
-from filing.choices import CHOICE_LIST_LABELS, STATE_LABELS, TYPE_LABELS, ChoiceList
+from filing.choices import (
+    CASE_STATE_LABELS,
+    CHOICE_LIST_LABELS,
+    RUN_SCOPE_LABELS,
+    RUN_STATE_LABELS,
+    STATE_LABELS,
+    TYPE_LABELS,
+    ChoiceList,
+)
 from filing.notifications import KIND_LABELS as REMINDER_LABELS
 
 FIELD_LABELS = {
@@ -72,6 +80,20 @@ describe("choice_value", Vocabulary(_l("Value of a list"), {
 describe("filing_setting", Vocabulary(_l("Filing setting"), {"name": _l("Setting"), "value": _l("Value")}))
 describe("filing_report", Vocabulary(_l("National report"), {"since": _l("Since"), "through": _l("Through")}))
 
+describe("reconciliation_run", Vocabulary(_l("Reconciliation"), {
+    "scope": _l("Scope"), "carrier_id": _l("Carrier"), "block": _l("Block"), "state": _l("State"),
+    "counts": _l("Findings"), "error": _l("Error"),
+}, {"scope": RUN_SCOPE_LABELS, "state": RUN_STATE_LABELS}))  # fmt: skip
+describe("finding_case", Vocabulary(_l("Finding"), {
+    "state": _l("State"), "comment": _l("Comment"), "assignee_id": _l("Assigned to"), "finding": _l("Finding"),
+}, {"state": CASE_STATE_LABELS}))  # fmt: skip
+
+name_actions({
+    "reconciliation.create": _l("Reconciliation started"), "reconciliation.start": _l("Reconciliation running"),
+    "reconciliation.finish": _l("Reconciliation done"), "reconciliation.fail": _l("Reconciliation failed"),
+    "finding.acknowledge": _l("Finding acknowledged"), "finding.assign": _l("Finding assigned"),
+    "finding.reopen": _l("Finding reopened"),
+}, {"system:reconciler": _l("Reconciliation job")})  # fmt: skip
 name_actions({
     "filing.create": _l("Filing drafted"), "filing.update": _l("Filing edited"), "filing.delete": _l("Draft deleted"),
     "filing.submit": _l("Filing submitted"), "filing.resubmit": _l("Filing submitted again"),

@@ -138,3 +138,68 @@ CHOICE_LIST_LABELS = {
 }
 # GB/T 4754-2017 sections counted as industry (工业) in the statistics: mining, manufacturing, utilities.
 INDUSTRIAL_SECTIONS = frozenset({"B", "C", "D"})
+
+
+class RunScope(StrEnum):
+    """What a reconciliation compares: everything, one carrier's records and filings, or one block."""
+
+    ALL = "all"
+    CARRIER = "carrier"
+    BLOCK = "block"
+
+    @property
+    def label(self) -> str:
+        return str(RUN_SCOPE_LABELS[self])
+
+
+RUN_SCOPE_LABELS = {
+    RunScope.ALL: _l("The whole city"),
+    RunScope.CARRIER: _l("One carrier"),
+    RunScope.BLOCK: _l("One block"),
+}
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return str(RUN_STATE_LABELS[self])
+
+
+RUN_STATE_LABELS = {
+    RunState.QUEUED: _l("Waiting to run"), RunState.RUNNING: _l("Running"), RunState.DONE: _l("Done"),
+    RunState.FAILED: _l("Failed"),
+}  # fmt: skip
+
+
+class CaseState(StrEnum):
+    """What reviewers did about a finding."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+
+    @property
+    def label(self) -> str:
+        return str(CASE_STATE_LABELS[self])
+
+
+CASE_STATE_LABELS = {
+    CaseState.OPEN: _l("Open"), CaseState.ACKNOWLEDGED: _l("Acknowledged"), CaseState.ASSIGNED: _l("Assigned"),
+}  # fmt: skip
+
+
+# The finding types of a reconciliation (``filing.reconcile.FindingType``), as the pages name them.
+FINDING_TYPE_LABELS = {
+    "matched": _l("Matched"),
+    "unfiled": _l("Unfiled"),
+    "filed-not-assigned": _l("Filed, not assigned"),
+    "holder-mismatch": _l("Holder differs"),
+    "size-mismatch": _l("Size differs"),
+    "overlapping-filings": _l("Overlapping filings"),
+    "outside-aggregate": _l("Outside the carrier's blocks"),
+}

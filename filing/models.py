@@ -30,7 +30,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Organization, User
 from core.db import Base, UTCDateTime, one_of, utcnow
-from filing.choices import ChoiceList, FilingState, FilingType, ReportOperation, VersionOutcome
+from filing.choices import (
+    CaseState,
+    ChoiceList,
+    FilingState,
+    FilingType,
+    ReportOperation,
+    RunScope,
+    RunState,
+    VersionOutcome,
+)
+from filing.reconcile import FindingType
 from ipam.models import ADDRESS_BYTES, from_key
 
 # The fields a filer fills in, as a version records them (the block is recorded as ``block``).
@@ -261,7 +271,8 @@ class FilingReportEntry(Base):
 
 class Notification(Base):
     """A message to one user about a filing or a prefix request, shown in the app (and mailed when a mail server
-    is configured). ``key`` makes a reminder go out once: the deadline reminders name the filing, the kind and the due date."""
+    is configured). ``key`` makes a reminder go out once: the deadline reminders name the filing, the kind and the
+    due date."""
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_recipient_id_read_at", "recipient_id", "read_at"),)
@@ -279,3 +290,102 @@ class Notification(Base):
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     recipient: Mapped[User] = relationship()
+
+
+class ReconciliationRun(Base):
+    """One comparison of the registry's records with the standing filings, over a scope (one carrier, one block,
+    or everything): who started it and when, how far it got, and its counts by finding type and by carrier. Its
+    states are one table (``filing.reconciliation.RUNS``): queued, running, done or failed."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (
+        CheckConstraint(one_of("state", RunState), name="state"),
+        CheckConstraint(one_of("scope", RunScope), name="scope"),
+        Index("ix_reconciliation_run_created_at", "created_at"),
+        Index("ix_reconciliation_run_carrier_id_created_at", "carrier_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    carrier_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    block_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="SET NULL"))
+    block: Mapped[str | None] = mapped_column(String(43))  # the block's network, kept after it is released
+    state: Mapped[str] = mapped_column(String(12), default=RunState.QUEUED.value)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    started_by_name: Mapped[str] = mapped_column(String(120))  # a user's name, or the schedule's
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    records: Mapped[int] = mapped_column(Integer, default=0)  # records and filings compared so far
+    filings: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # finding type → how many
+    carrier_counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)  # carrier id → counts
+    error: Mapped[str | None] = mapped_column(Text)
+
+    carrier: Mapped[Organization | None] = relationship(lazy="joined")
+
+    @property
+    def state_enum(self) -> RunState:
+        return RunState(self.state)
+
+
+class ReconciliationFinding(Base):
+    """A discrepancy a run found (matched pairs are counted, not stored): its type, its block, the registry record
+    and the filing(s) involved, and what the page shows of each side. ``fingerprint`` names what it is about, so
+    that an acknowledgement (``FindingCase``) carries over to later runs while nothing about it changes."""
+
+    __tablename__ = "reconciliation_finding"
+    __table_args__ = (
+        CheckConstraint(one_of("type", FindingType), name="type"),
+        Index("ix_reconciliation_finding_run_id_type", "run_id", "type"),
+        Index("ix_reconciliation_finding_run_id_carrier_id", "run_id", "carrier_id"),
+        Index("ix_reconciliation_finding_run_id_fingerprint", "run_id", "fingerprint"),
+        Index("ix_reconciliation_finding_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_run.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(24))
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    family: Mapped[int] = mapped_column(SmallInteger)
+    start: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
+    last: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
+    block: Mapped[str] = mapped_column(String(90))  # the record's block, else the filing's, as people write it
+    carrier_id: Mapped[int | None] = mapped_column(Integer)  # who handed the record on, or who filed
+    holder_id: Mapped[int | None] = mapped_column(Integer)  # the record's holder
+    district: Mapped[str | None] = mapped_column(String(6))  # the holder's (or the filing's user's) division
+    prefix_id: Mapped[int | None] = mapped_column(Integer)  # the registry record (no foreign key: runs outlive it)
+    filing_id: Mapped[int | None] = mapped_column(Integer)
+    other_filing_id: Mapped[int | None] = mapped_column(Integer)
+    allocated_on: Mapped[date | None] = mapped_column(Date)
+    working_days: Mapped[int | None] = mapped_column(Integer)  # unfiled: working days since the allocation
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # unfiled past the filing deadline
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    @property
+    def type_enum(self) -> FindingType:
+        return FindingType(self.type)
+
+
+class FindingCase(Base):
+    """What reviewers did about a finding, by its fingerprint: acknowledged, or assigned to someone, with a
+    comment. Its states are one table (``filing.reconciliation.CASES``); a later run's finding with the same
+    fingerprint shows the same case."""
+
+    __tablename__ = "finding_case"
+    __table_args__ = (CheckConstraint(one_of("state", CaseState), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), unique=True)
+    carrier_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.OPEN.value)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+    @property
+    def state_enum(self) -> CaseState:
+        return CaseState(self.state)

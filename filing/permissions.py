@@ -17,6 +17,10 @@ class Action(StrEnum):
     VIEW_FILING_STATISTICS = "view_filing_statistics"
     MANAGE_FILING_SETTINGS = "manage_filing_settings"  # the calendar, deadlines, the number, value lists
     REMIND_FILERS = "remind_filers"  # the daily deadline reminders: the job's
+    VIEW_RECONCILIATION = "view_reconciliation"  # runs and their findings
+    START_RECONCILIATION = "start_reconciliation"
+    EXECUTE_RECONCILIATION = "execute_reconciliation"  # a run's own steps (running, done, failed): the job's
+    ACT_ON_FINDING = "act_on_finding"  # acknowledge, assign, reopen
 
 
 def files_for(user: Any, filing: Any) -> bool:
@@ -58,4 +62,30 @@ def _job_only(user: Any, obj: Any) -> bool:
     return False  # the daily job (or the operator's `filing remind`) sends the reminders
 
 
+@rule(Action.VIEW_RECONCILIATION, Action.ACT_ON_FINDING)
+def _reconciliation_reader(user: Any, obj: Any) -> bool:
+    # obj: a run, a finding or a finding's case (None: the pages at all). Regulators see every run; a carrier or
+    # allocator the runs of its own scope and the findings about its own records and filings.
+    if is_regulator(user):
+        return True
+    return allocates(user) and (obj is None or getattr(obj, "carrier_id", None) == user.organization_id)
+
+
+@rule(Action.START_RECONCILIATION)
+def _start_reconciliation(user: Any, carrier: Any) -> bool:
+    # obj: the carrier the run is scoped to (None: everything, or a block). Regulators run any scope; a carrier
+    # or allocator checks its own records against its own filings.
+    if is_regulator(user):
+        return True
+    return allocates(user) and carrier is not None and carrier.id == user.organization_id
+
+
+@rule(Action.EXECUTE_RECONCILIATION)
+def _reconciler_only(user: Any, obj: Any) -> bool:
+    return False  # the job queue (or the operator's `flask reconcile`) runs the comparison
+
+
 FILING_REMINDER = system_actor("filing-reminder", [Action.REMIND_FILERS, Action.VIEW_FILING])
+RECONCILER = system_actor(
+    "reconciler", [Action.EXECUTE_RECONCILIATION, Action.START_RECONCILIATION, Action.VIEW_RECONCILIATION]
+)

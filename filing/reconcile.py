@@ -57,11 +57,13 @@ class FindingType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """An organization as a side names it: its platform id (when linked), USCC and name."""
+    """An organization as a side names it: its platform id (when linked), USCC and name; its division code is
+    carried along for the findings' filters and never compared."""
 
     organization_id: int | None
     uscc: str | None
     name: str | None
+    district: str | None = None
 
     def same_as(self, other: Party) -> bool:
         if self.organization_id is not None and self.organization_id == other.organization_id:
