@@ -352,7 +352,7 @@ class ReconciliationFinding(Base):
     last: Mapped[bytes] = mapped_column(LargeBinary(ADDRESS_BYTES))
     block: Mapped[str] = mapped_column(String(90))  # the record's block, else the filing's, as people write it
     carrier_id: Mapped[int | None] = mapped_column(Integer)  # who handed the record on, or who filed
-    holder_id: Mapped[int | None] = mapped_column(Integer)  # the record's holder
+    holder_id: Mapped[int | None] = mapped_column(Integer)  # the record's holder, else the filing's user
     district: Mapped[str | None] = mapped_column(String(6))  # the holder's (or the filing's user's) division
     prefix_id: Mapped[int | None] = mapped_column(Integer)  # the registry record (no foreign key: runs outlive it)
     filing_id: Mapped[int | None] = mapped_column(Integer)

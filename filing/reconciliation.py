@@ -278,6 +278,7 @@ class _FindingWriter:
             details["missing"] = [format_net(n) for n in finding.missing]
         if finding.others:
             details["others"] = list(finding.others[:50])
+        party = record.holder if record is not None else filing.user  # type: ignore[union-attr]
         allocated_on = record.allocated_on if record is not None else None
         working_days, late = None, False
         if finding.type is FindingType.UNFILED and allocated_on is not None:
@@ -287,8 +288,7 @@ class _FindingWriter:
             "run_id": self.run.id, "type": finding.type.value, "fingerprint": fingerprint(finding),
             "family": side.family, "start": to_key(side.first), "last": to_key(side.last),
             "block": block_text(side.family, side.first, side.last), "carrier_id": carrier_id,
-            "holder_id": record.holder.organization_id if record is not None else None,
-            "district": (record.holder.district if record is not None else filing.user.district if filing else None),
+            "holder_id": party.organization_id, "district": party.district,
             "prefix_id": record.id if record is not None else None,
             "filing_id": filing.id if filing is not None else None,
             "other_filing_id": finding.other.id if finding.other is not None else None,
