@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "FILING_ATTACHMENT_DIR": None,  # None: instance/attachments
     "FILING_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "FILING_REMINDER_HOUR": 8,
+    # The nightly reconciliation of the whole city: the hour (China time), or empty for none.
+    "RECONCILIATION_HOUR": 2,
     "MAIL_SERVER": None,  # None: notifications stay in the app
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,

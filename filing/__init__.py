@@ -10,7 +10,7 @@ from flask import Flask
 # The page and command modules, each declaring its routes on ``filing.blueprint.bp`` and its commands on the
 # groups of ``filing.cli``.
 VIEW_MODULES = ("views", "calendar_views", "value_list_views", "report_views", "dashboard_views", "bulk_views",
-                "attachment_views", "notification_views")  # fmt: skip
+                "attachment_views", "notification_views", "reconciliation_views")  # fmt: skip
 COMMAND_MODULES = ("commands", "calendar_cli", "report_cli", "bulk_cli", "remind_cli")
 
 
@@ -22,7 +22,9 @@ def init_app(app: Flask) -> None:
     from filing.blueprint import bp
     from filing.choices import FilingState, FilingType
     from filing.cli import calendar_cli, filing_cli
-    from filing.demo import load_filing_demo
+    from filing.demo import load_filing_demo, load_reconciliation_demo
+    from filing.reconciliation_api import blp as reconciliations_api
+    from filing.reconciliation_cli import reconcile_cli
 
     for module in (*VIEW_MODULES, *COMMAND_MODULES):
         importlib.import_module(f"filing.{module}")
@@ -67,6 +69,9 @@ def init_app(app: Flask) -> None:
     tasks.init_app(app)
     app.register_blueprint(bp)
     api.register_blueprint(blp)
+    api.register_blueprint(reconciliations_api)
     app.cli.add_command(filing_cli)
+    app.cli.add_command(reconcile_cli)
     app.cli.add_command(calendar_cli)
     register_demo_loader("filing", load_filing_demo)
+    register_demo_loader("reconciliation", load_reconciliation_demo)

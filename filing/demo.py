@@ -103,3 +103,18 @@ def load_filing_demo(session: Session, context: DemoContext) -> None:
     if hosting is not None:
         ended = approve(draft(idc, hosting, "holding", 70, source_name=carrier.name, user_name=idc.name, usage="idc"))
         operations.cancel_filing(session, ended, actor=filer_of[idc.id], reason="客户退租，地址收回。")
+
+
+def load_reconciliation_demo(session: Session, context: DemoContext) -> None:
+    """A reconciliation of the whole city, started by the demo regulator: the blocks the demo carriers handed on
+    and have not filed (or whose filing waits for review) show as unfiled."""
+    from filing.choices import RunScope
+    from filing.models import ReconciliationRun
+    from filing.permissions import RECONCILER
+    from filing.reconciliation import execute_run, start_run
+
+    if session.scalar(select(ReconciliationRun.id).limit(1)) is not None or session.scalar(select(Filing.id)) is None:
+        return
+    regulator = session.scalar(select(User).where(User.username == "demo-regulator"))
+    run = start_run(session, scope=RunScope.ALL, actor=regulator or OPERATOR)
+    execute_run(session, run, actor=RECONCILER, today=date.today())

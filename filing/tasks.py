@@ -1,6 +1,8 @@
 """The filing package's jobs on the import job queue (``importers.tasks``, a Huey queue; ``flask import worker``
-runs it): the e-mails of notifications, queued once the transaction that made them commits, and the daily run
-at FILING_REMINDER_HOUR o'clock China time that sends the deadline reminders and sweeps the attachment folder.
+runs it): the e-mails of notifications, queued once the transaction that made them commits; the daily run at
+FILING_REMINDER_HOUR o'clock China time that sends the deadline reminders and sweeps the attachment folder;
+reconciliation runs, queued once the transaction that started them commits, and the nightly run of the whole city
+at RECONCILIATION_HOUR o'clock (none when the setting is empty).
 
 Nothing here runs inside a request's transaction: a mail server that is slow or down delays or loses e-mails,
 never a filer's or a reviewer's step.
@@ -43,7 +45,22 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             run_daily(today=china_today())
 
+    @queue.task(context=False)
+    def run_reconciliation_job(run_id: int) -> None:
+        with app.app_context():
+            run_reconciliation(run_id, today=china_today())
+
+    night = reconciliation_hour(app.config)
+    if night is not None:
+
+        @queue.periodic_task(daily_at(night, utc=queue.utc))
+        def nightly_reconciliation() -> None:
+            with app.app_context():
+                run_id = start_nightly_reconciliation()
+                run_reconciliation(run_id, today=china_today())
+
     app.extensions["filing_mail_task"] = mail_filing_notifications
+    app.extensions["reconciliation_task"] = run_reconciliation_job
 
 
 def reminder_hour(config: Any) -> int:
@@ -54,6 +71,19 @@ def reminder_hour(config: Any) -> int:
         hour = -1
     if not 0 <= hour <= 23:
         raise ConfigurationError(f"FILING_REMINDER_HOUR must be an hour from 0 to 23 (China time), got {raw!r}")
+    return hour
+
+
+def reconciliation_hour(config: Any) -> int | None:
+    raw = config.get("RECONCILIATION_HOUR")
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        hour = int(raw)
+    except (TypeError, ValueError):
+        hour = -1
+    if not 0 <= hour <= 23:
+        raise ConfigurationError(f"RECONCILIATION_HOUR must be an hour from 0 to 23 (China time) or empty, got {raw!r}")
     return hour
 
 
@@ -89,6 +119,50 @@ def run_daily(*, today: date) -> dict[str, int]:
             swept = sweep_attachment_files(session)
     log.info("daily filing run for %s: %d reminders, %d stray attachment files deleted", today, reminded, swept)
     return {"reminders": reminded, "swept": swept}
+
+
+def start_nightly_reconciliation() -> int:
+    """Queue the nightly run of the whole city, as the reconciliation job; returns its id."""
+    from filing.choices import RunScope
+    from filing.permissions import RECONCILER
+    from filing.reconciliation import start_run
+
+    with origin(Origin(channel="job")), db.session_scope() as session:
+        return start_run(session, scope=RunScope.ALL, actor=RECONCILER).id
+
+
+def run_reconciliation(run_id: int, *, today: date) -> str:
+    """Run a queued reconciliation in one transaction; if it fails, mark it failed in another. Returns its state."""
+    from filing.models import ReconciliationRun
+    from filing.permissions import RECONCILER
+    from filing.reconciliation import execute_run, fail_run
+
+    with origin(Origin(channel="job")):
+        try:
+            with db.session_scope() as session:
+                run = session.get(ReconciliationRun, run_id)
+                if run is None or run.state != "queued":
+                    return run.state if run is not None else "missing"
+                execute_run(session, run, actor=RECONCILER, today=today)
+                log.info("reconciliation %s done: %s", run_id, run.counts)
+                return run.state
+        except Exception as exc:
+            log.exception("reconciliation %s failed", run_id)
+            with db.session_scope() as session:
+                run = session.get(ReconciliationRun, run_id)
+                if run is not None and run.state in ("queued", "running"):
+                    fail_run(session, run, actor=RECONCILER, error=f"{type(exc).__name__}: {exc}")
+            return "failed"
+
+
+def run_after_commit(session: Session, run_id: int) -> None:
+    """Queue the reconciliation for when the transaction that started it commits (the job queue runs it; with
+    IMPORT_JOBS_IMMEDIATE, at once, as tests and single-process set-ups want)."""
+    task = current_app.extensions.get("reconciliation_task") if has_app_context() else None
+    if task is None:
+        log.warning("no job queue for reconciliations (filing.tasks.init_app not called); run %s waits", run_id)
+        return
+    after_outcome(session, on_commit=lambda: task(run_id))
 
 
 def mail_notifications(notification_ids: Sequence[int]) -> int:

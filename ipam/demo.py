@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,16 +29,17 @@ def load_ipam_demo(session: Session, context: DemoContext) -> None:
                               description="保留，待分配（示例）")  # fmt: skip
     idc = add(session, "2001:db8:100::/40", actor=OPERATOR, kind="allocation", holder=orgs["bohai-idc"],
               usage="idc", description="渤海云数据中心（示例）")  # fmt: skip
-    sites = {
-        "jingu-zn": (haixing, "industrial-network", "津沽智能一号工厂（示例）"),
-        "haihe-jm": (haixing, "enterprise-network", "海河精密总部（示例）"),
-        "beichen-xcl": (jinchen, "industrial-network", "北辰新材料生产线（示例）"),
-        "wuqing-qp": (jinchen, "leased-line", "武清零部件专线（示例）"),
+    sites = {  # holder: (parent, usage, description, allocated this many days ago)
+        "jingu-zn": (haixing, "industrial-network", "津沽智能一号工厂（示例）", 60),
+        "haihe-jm": (haixing, "enterprise-network", "海河精密总部（示例）", 30),
+        "beichen-xcl": (jinchen, "industrial-network", "北辰新材料生产线（示例）", 25),
+        "wuqing-qp": (jinchen, "leased-line", "武清零部件专线（示例）", 45),
     }
-    for code, (parent, usage, description) in sites.items():
+    for code, (parent, usage, description, days_ago) in sites.items():
         strategy = parent.default_strategy_enum
         request = operations.AllocationRequest(48, 1, strategy, "assignment", usage, description)
         (site,) = operations.allocate_prefixes(session, parent, request, holder=orgs[code], actor=OPERATOR)
+        site.assigned_on = date.today() - timedelta(days=days_ago)  # 分配使用时间, as a carrier's book has it
         if code == "jingu-zn":
             plan = operations.AllocationRequest(64, 4, Strategy.FIRST_FIT, "subnet", usage, "车间网段（示例）")
             operations.allocate_prefixes(session, site, plan, holder=orgs[code], actor=OPERATOR)
