@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from accounts.audit import record_event
+from accounts.choices import OrgKind
 from accounts.models import Organization
 from core import policy
 from core.db import utcnow
@@ -44,6 +45,7 @@ RECORD_KINDS = (PrefixKind.ASSIGNMENT.value, PrefixKind.ALLOCATION.value)
 HOLDING_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
 FILED_TYPES = (FilingType.ALLOCATION.value, FilingType.ASSIGNMENT.value)
 WIDTH = {4: 32, 6: 128}
+CARRIER_KINDS = (OrgKind.CARRIER.value, OrgKind.ALLOCATOR.value)  # who hands blocks on, and so is reconciled
 
 R, C = RunState, CaseState
 RUNS = Workflow(
@@ -85,7 +87,7 @@ CASES = Workflow(
 def start_run(session: Session, *, scope: RunScope, actor: Any, carrier: Organization | None = None,
               block: Prefix | None = None) -> ReconciliationRun:  # fmt: skip
     """A queued run of ``scope`` (a carrier's records and filings, a block's, or everything)."""
-    if scope is RunScope.CARRIER and carrier is None:
+    if scope is RunScope.CARRIER and (carrier is None or carrier.kind not in CARRIER_KINDS):
         raise ValidationFailed.on("carrier", _l("Choose the carrier to reconcile."))
     if scope is RunScope.BLOCK and block is None:
         raise ValidationFailed.on("block", _l("Choose the block to reconcile."))
@@ -325,6 +327,8 @@ def act_on_finding(session: Session, finding: ReconciliationFinding, action: str
         raise ValidationFailed.on("comment", _l("Say why, for whoever reads this finding next."))
     if action == "assign" and assignee is None:
         raise ValidationFailed.on("assignee", _l("Choose whom to assign it to."))
+    if action == "assign" and not policy.can(assignee, ACT, finding):
+        raise ValidationFailed.on("assignee", _l("Assign it to someone who may act on this finding."))
     case = case_for(session, finding)
     if case is None:
         case = FindingCase(fingerprint=finding.fingerprint, carrier_id=finding.carrier_id, state=CaseState.OPEN.value)
@@ -336,6 +340,7 @@ def act_on_finding(session: Session, finding: ReconciliationFinding, action: str
         values["assignee_id"] = None
     CASES.apply(session, case, action, actor=actor, comment=finding.block, values=values,
                 audit_data={"comment": text, "finding": finding.id, "assignee_id": values["assignee_id"]})  # fmt: skip
+    session.expire(case, ["assignee"])  # the step moved assignee_id: who it names now is read again
     return case
 
 
@@ -377,8 +382,8 @@ def diff_findings(earlier_id: int, later_id: int, change: str) -> Select[tuple[R
     statement = select(base).outerjoin(twin, and_(twin.run_id == other_id, twin.fingerprint == base.fingerprint))
     statement = statement.where(base.run_id == (earlier_id if change == "resolved" else later_id))
     if change == "still_open":
-        return statement.where(twin.id.is_not(None)).order_by(base.family, base.start)
-    return statement.where(twin.id.is_(None)).order_by(base.family, base.start)
+        return statement.where(twin.id.is_not(None)).order_by(base.family, base.start, base.id)
+    return statement.where(twin.id.is_(None)).order_by(base.family, base.start, base.id)
 
 
 def diff_counts(session: Session, earlier: ReconciliationRun, later: ReconciliationRun) -> RunDiff:

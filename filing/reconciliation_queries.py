@@ -3,7 +3,7 @@ findings' filters, the cases of a page of findings in one query, the regulators'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +91,23 @@ def cases_by_fingerprint(session: Session, fingerprints: Sequence[str]) -> dict[
 
 def carrier_names(session: Session, run: ReconciliationRun) -> dict[int, str]:
     """The names of the carriers a run's counts name."""
-    ids = [int(key) for key in run.carrier_counts if key.isdigit()]
+    ids = run_carrier_ids(run)
     if not ids:
         return {}
     return dict(session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids))).all())
+
+
+def carrier_codes(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The codes of the carriers a page of runs or findings names, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Organization.id, Organization.code).where(Organization.id.in_(wanted))).all())
+
+
+def run_carrier_ids(run: ReconciliationRun) -> list[int]:
+    """The carriers a run's counts name (its keys are ids as text, "None" for records no carrier handed on)."""
+    return [int(key) for key in run.carrier_counts or {} if key.isdigit()]
 
 
 @dataclass(frozen=True)
