@@ -113,3 +113,38 @@ def test_the_editor_and_the_text_follow_each_other_and_the_preview_follows_both(
     page.get_by_test_id("plan-save").click()
     expect(page).to_have_url(re.compile(r"/plans/\d+$"))
     expect(page.locator("[data-plan-rows] tr")).to_have_count(SITES * NODES_PER_SITE + 1)
+
+
+def test_a_regulator_reconciles_the_city_follows_an_unfiled_finding_to_the_assignment_and_acknowledges_it(
+    live_server: dict, page: Page
+) -> None:
+    base, regulator = live_server["url"], live_server["logins"]["regulator"]
+    sign_in(page, base, regulator["username"], regulator["password"])
+    page.goto(f"{base}/filings/reconciliations")
+    page.select_option("#scope", "all")
+    page.get_by_test_id("start-run").click()
+    expect(page).to_have_url(re.compile(r"/filings/reconciliations/\d+$"))
+    run_url = page.url
+    # The job queue runs it; the page reloads itself until it is done.
+    expect(page.locator("[data-testid=run-state][data-state=done]")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("count-unfiled")).not_to_have_text("0")
+
+    page.locator("[data-testid=finding-row][data-type=unfiled] [data-testid=finding-link]").first.click()
+    expect(page.get_by_test_id("finding-title")).to_be_visible()
+    finding_url = page.url
+    block = page.locator("[data-testid=finding-sides] [data-field=block] code").first.inner_text()
+    expect(page.get_by_test_id("missing-filing")).to_be_visible()
+
+    page.get_by_test_id("open-record").click()
+    expect(page.get_by_test_id("prefix-title")).to_contain_text(block)
+    page.go_back()
+    expect(page).to_have_url(finding_url)
+
+    page.fill("#comment", "合同在办理中，下周补备案")
+    page.get_by_test_id("case-acknowledge").click()
+    expect(page).to_have_url(finding_url)
+    expect(page.locator("[data-testid=case-state]").first).to_have_attribute("data-state", "acknowledged")
+    expect(page.get_by_test_id("case-comment")).to_have_text("合同在办理中，下周补备案")
+    expect(page.locator("[data-testid=history-line][data-action='finding.acknowledge']")).to_have_count(1)
+    page.get_by_test_id("back-to-run").click()
+    expect(page).to_have_url(re.compile(re.escape(run_url) + r"#findings$"))
