@@ -11,20 +11,22 @@ in batches.
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from accounts.audit import record_event
 from accounts.choices import OrgKind
 from accounts.models import Organization
 from core import policy
-from core.db import utcnow
+from core.db import bulk_insert, utcnow
 from core.errors import ValidationFailed
 from core.messages import message as _l
 from core.workflow import Transition, Workflow
@@ -39,12 +41,16 @@ from ipam.models import Prefix, from_key, to_key
 from ipam.space import format_address, format_net, range_to_blocks
 
 RUN_OBJECT, CASE_OBJECT = "reconciliation_run", "finding_case"
-BATCH = 5_000  # rows read from the database, and findings written, at a time
+BATCH = 5_000  # rows read from the database at a time
+WRITE_BATCH = 10_000  # findings written at a time
 PROGRESS_EVERY = 50_000  # items compared between two progress reports
 RECORD_KINDS = (PrefixKind.ASSIGNMENT.value, PrefixKind.ALLOCATION.value)
 HOLDING_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
 FILED_TYPES = (FilingType.ALLOCATION.value, FilingType.ASSIGNMENT.value)
 WIDTH = {4: 32, 6: 128}
+FINDING_COLUMNS = ["run_id", "type", "fingerprint", "family", "start", "last", "block", "carrier_id", "holder_id",
+                   "district", "prefix_id", "filing_id", "other_filing_id", "allocated_on", "working_days", "late",
+                   "details"]  # fmt: skip
 CARRIER_KINDS = (OrgKind.CARRIER.value, OrgKind.ALLOCATOR.value)  # who hands blocks on, and so is reconciled
 
 R, C = RunState, CaseState
@@ -129,8 +135,10 @@ def execute_run(session: Session, run: ReconciliationRun, *, actor: Any, today: 
     for finding in sweep(reader.records(), reader.filings(), reader.aggregates()):
         writer.add(finding)
     writer.flush()
-    counts = {kind.value: writer.counts.get(kind.value, 0) for kind in FindingType}
-    carrier_counts = {str(carrier): dict(found) for carrier, found in writer.by_carrier.items()}
+    counts = {kind.value: writer.counts.get(kind, 0) for kind in FindingType}
+    carrier_counts: dict[str, dict[str, int]] = {}
+    for (carrier, kind), found in writer.by_carrier.items():
+        carrier_counts.setdefault(str(carrier), {})[kind.value] = found
     values = {"finished_at": utcnow(), "records": reader.read_records, "filings": reader.read_filings,
               "counts": counts, "carrier_counts": carrier_counts}  # fmt: skip
     RUNS.apply(session, run, "finish", actor=actor, values=values, audit_data={"counts": counts})
@@ -142,7 +150,10 @@ def fail_run(session: Session, run: ReconciliationRun, *, actor: Any, error: str
 
 
 class _Reader:
-    """Both sides of a run's scope, streamed in address order as the sweep wants them."""
+    """Both sides of a run's scope, streamed in address order as the sweep wants them.
+
+    A million rows a side: they come straight from the driver's cursor (a server-side one on PostgreSQL), as
+    tuples, without the ORM's or the Core's row processing; organizations repeat, so each is made once."""
 
     def __init__(self, session: Session, run: ReconciliationRun, progress: Progress | None) -> None:
         self.session, self.run, self.progress = session, run, progress
@@ -153,70 +164,146 @@ class _Reader:
             if block is None:
                 raise ValidationFailed.on("block", _l("The block is no longer registered."))
             self.span = (block.family, block.start, block.last)
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.parent_holders: dict[int, int | None] | None = None
+        self.filers: dict[int, Party] = {}
 
-    def _stream(self, statement: Select[Any]) -> Iterator[Any]:
-        yield from self.session.execute(statement.execution_options(yield_per=BATCH))
+    def _rows(self, statement: Select[Any]) -> Iterator[tuple[Any, ...]]:
+        """The statement's rows as the driver returns them, a batch at a time."""
+        self.session.flush()
+        connection = self.session.connection()
+        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        driver = connection.connection.driver_connection
+        if self.sqlite:
+            cursor = driver.cursor()
+            cursor.execute(compiled.string, tuple(compiled.params[name] for name in compiled.positiontup or ()))
+        else:  # a named cursor: the server keeps the result and hands it over a batch at a time
+            cursor = driver.cursor(name=f"reconciliation_{next(_cursor_numbers)}", binary=True)
+            cursor.execute(compiled.string, compiled.params)
+        try:
+            while rows := cursor.fetchmany(BATCH):
+                yield from rows
+        finally:
+            cursor.close()
 
     def _tick(self) -> None:
         if self.progress is not None and (self.read_records + self.read_filings) % PROGRESS_EVERY == 0:
             self.progress(self.read_records, self.read_filings)
 
+    def _order(self, column: Any) -> Any:
+        """SQLite walks an address index with a table lookup per row, in the order the rows were written; reading
+        the table in one pass and sorting is three times faster for a whole registry. An expression instead of
+        the column keeps the planner off the index (PostgreSQL chooses well by itself)."""
+        return column + 0 if self.sqlite else column
+
+    def _holders_of_parents(self) -> dict[int, int | None]:
+        """Who holds each block a record can lie in: the record's carrier. By the nesting rules those are
+        aggregates and allocations (``aggregates`` reads them anyway); any other is asked for when met."""
+        if self.parent_holders is None:
+            self.aggregates()
+        assert self.parent_holders is not None
+        return self.parent_holders
+
     def records(self) -> Iterator[Record]:
-        parent, holder = aliased(Prefix), aliased(Organization)
+        holder = aliased(Organization)
         statement = (
             select(Prefix.id, Prefix.family, Prefix.start, Prefix.last, Prefix.holder_id, holder.uscc, holder.name,
-                   holder.division_code, parent.holder_id, Prefix.assigned_on, Prefix.created_at)
-            .outerjoin(parent, Prefix.parent_id == parent.id)
+                   holder.division_code, Prefix.parent_id, Prefix.assigned_on, Prefix.created_at)
             .outerjoin(holder, Prefix.holder_id == holder.id)
-            .where(Prefix.kind.in_(RECORD_KINDS), _handed_on(Prefix, parent))
-            .order_by(Prefix.family, Prefix.start, Prefix.prefix_len)
+            .where(Prefix.kind.in_(RECORD_KINDS))
+            .order_by(self._order(Prefix.family), Prefix.start, Prefix.prefix_len)
         )  # fmt: skip
         if self.run.carrier_id is not None:
-            statement = statement.where(parent.holder_id == self.run.carrier_id)
+            held = select(Prefix.id).where(Prefix.holder_id == self.run.carrier_id).scalar_subquery()
+            statement = statement.where(Prefix.parent_id.in_(held))
         if self.span is not None:
             statement = statement.where(*_within(Prefix, self.span), Prefix.id != self.run.block_id)
-        for row in self._stream(statement):
-            id_, family, start, last, holder_id, uscc, name, district, carrier_id, assigned_on, created_at = row
+        carriers = self._holders_of_parents()
+        holders: dict[int | None, Party] = {}
+        days: dict[Any, date] = {}
+        from_bytes = int.from_bytes
+        for id_, family, start, last, holder_id, uscc, name, district, parent_id, assigned_on, created_at in self._rows(
+            statement
+        ):
+            carrier_id = None
+            if parent_id is not None:
+                carrier_id = carriers[parent_id] if parent_id in carriers else self._holder_of(parent_id)
+                if holder_id is not None and carrier_id == holder_id:
+                    continue  # not handed on: the holder keeps a part of its own block
+            party = holders.get(holder_id)
+            if party is None:
+                party = holders[holder_id] = Party(holder_id, uscc, name, district)
+            if assigned_on is None:
+                allocated_on = _as_date(created_at)
+            else:
+                allocated_on = days.get(assigned_on) or days.setdefault(assigned_on, _as_date(assigned_on))
             self.read_records += 1
             self._tick()
-            yield Record(id_, family, from_key(start), from_key(last), Party(holder_id, uscc, name, district),
-                         carrier_id, assigned_on or created_at.date())  # fmt: skip
+            yield Record(
+                id_, family, from_bytes(start, "big"), from_bytes(last, "big"), party, carrier_id, allocated_on
+            )
+
+    def _holder_of(self, prefix_id: int) -> int | None:
+        carriers = self._holders_of_parents()
+        carriers[prefix_id] = self.session.scalar(select(Prefix.holder_id).where(Prefix.id == prefix_id))
+        return carriers[prefix_id]
 
     def filings(self) -> Iterator[FiledBlock]:
-        filer = aliased(Organization)
+        state = Filing.state.concat("") if self.sqlite else Filing.state  # SQLite: one pass, as in ``_order``
         statement = (
             select(Filing.id, Filing.family, Filing.start, Filing.last, Filing.user_organization_id, Filing.user_uscc,
-                   Filing.user_name, Filing.user_division, Filing.filer_id, filer.uscc, filer.name)
-            .join(filer, Filing.filer_id == filer.id)
-            .where(Filing.state.in_(STANDING_STATES), Filing.filing_type.in_(FILED_TYPES))
-            .order_by(Filing.family, Filing.start, Filing.last.desc())
+                   Filing.user_name, Filing.user_division, Filing.filer_id)
+            .where(state.in_(STANDING_STATES), Filing.filing_type.in_(FILED_TYPES))
+            .order_by(self._order(Filing.family), Filing.start, Filing.last.desc())
         )  # fmt: skip
         if self.run.carrier_id is not None:
             statement = statement.where(Filing.filer_id == self.run.carrier_id)
         if self.span is not None:
             statement = statement.where(*_within(Filing, self.span))
-        for row in self._stream(statement):
-            id_, family, start, last, user_id, user_uscc, user_name, district, filer_id, filer_uscc, filer_name = row
+        users: dict[tuple[Any, ...], Party] = {}
+        from_bytes = int.from_bytes
+        for id_, family, start, last, *user, filer_id in self._rows(statement):
+            key = tuple(user)
+            party = users.get(key)
+            if party is None:
+                party = users[key] = Party(*user)
+            filer = self.filers.get(filer_id) or self._filer(filer_id)
             self.read_filings += 1
             self._tick()
-            yield FiledBlock(id_, family, from_key(start), from_key(last),
-                             Party(user_id, user_uscc, user_name, district), Party(filer_id, filer_uscc, filer_name))  # fmt: skip
+            yield FiledBlock(id_, family, from_bytes(start, "big"), from_bytes(last, "big"), party, filer)
+
+    def _filer(self, filer_id: int) -> Party:
+        """Filers are few (carriers and allocators): each is read once, when first met."""
+        uscc, name = self.session.execute(
+            select(Organization.uscc, Organization.name).where(Organization.id == filer_id)
+        ).one()
+        self.filers[filer_id] = Party(filer_id, uscc, name)
+        return self.filers[filer_id]
 
     def aggregates(self) -> list[Aggregate]:
         """The blocks the carriers in scope hold (few: a carrier's aggregates and the allocations it received)."""
-        statement = select(Prefix.holder_id, Prefix.family, Prefix.start, Prefix.last).where(
-            Prefix.kind.in_(HOLDING_KINDS), Prefix.holder_id.is_not(None)
+        statement = select(Prefix.id, Prefix.holder_id, Prefix.family, Prefix.start, Prefix.last).where(
+            Prefix.kind.in_(HOLDING_KINDS)
         )
-        if self.run.carrier_id is not None:
-            statement = statement.where(Prefix.holder_id == self.run.carrier_id)
-        return [Aggregate(holder, family, from_key(start), from_key(last))
-                for holder, family, start, last in self._stream(statement)]  # fmt: skip
+        self.parent_holders = {}
+        held: list[Aggregate] = []
+        for id_, holder, family, start, last in self._rows(statement):
+            self.parent_holders[id_] = holder
+            if holder is not None and self.run.carrier_id in (None, holder):
+                held.append(Aggregate(holder, family, from_key(start), from_key(last)))
+        return held
 
 
-def _handed_on(prefix: Any, parent: Any) -> Any:
-    """A record handed on: its holder is not its parent's (or it has no parent, or no holder)."""
-    return or_(parent.id.is_(None), prefix.holder_id.is_(None), parent.holder_id.is_(None),
-               parent.holder_id != prefix.holder_id)  # fmt: skip
+_cursor_numbers = itertools.count()
+
+
+def _as_date(value: Any) -> date:
+    """A day as the driver gives it: a date, a timestamp (its day), or SQLite's ISO text of either."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    return value  # type: ignore[no-any-return]
 
 
 def _within(model: Any, span: tuple[int, bytes, bytes]) -> tuple[Any, ...]:
@@ -246,22 +333,26 @@ def _party(party: Party) -> dict[str, Any]:
 
 
 class _FindingWriter:
-    """Findings into the run's table, a batch at a time; matched pairs are only counted."""
+    """Findings into the run's table, WRITE_BATCH at a time in one bulk statement (COPY on PostgreSQL); matched
+    pairs are only counted."""
 
     def __init__(self, session: Session, run: ReconciliationRun, today: date) -> None:
         self.session, self.run, self.today = session, run, today
         self.rules = deadline_rules(session)
         self.due: dict[date, date] = {}
-        self.rows: list[dict[str, Any]] = []
-        self.counts: Counter[str] = Counter()
-        self.by_carrier: dict[int | None, Counter[str]] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        self.counts: Counter[FindingType] = Counter()
+        self.by_carrier: Counter[tuple[int | None, FindingType]] = Counter()
+        # COPY takes the JSON as text; SQLite's executemany goes through the column's own serializer.
+        self.details = json.dumps if session.get_bind().dialect.name == "postgresql" else _unchanged
 
     def add(self, finding: Finding) -> None:
         record, filing = finding.record, finding.filing
         carrier_id = record.carrier_id if record is not None else filing.filer.organization_id if filing else None
-        self.counts[finding.type.value] += 1
-        self.by_carrier.setdefault(carrier_id, Counter())[finding.type.value] += 1
-        if finding.type is FindingType.MATCHED:
+        kind = finding.type
+        self.counts[kind] += 1
+        self.by_carrier[carrier_id, kind] += 1
+        if kind is FindingType.MATCHED:
             return
         side = record or filing
         assert side is not None
@@ -283,20 +374,17 @@ class _FindingWriter:
         party = record.holder if record is not None else filing.user  # type: ignore[union-attr]
         allocated_on = record.allocated_on if record is not None else None
         working_days, late = None, False
-        if finding.type is FindingType.UNFILED and allocated_on is not None:
+        if kind is FindingType.UNFILED and allocated_on is not None:
             working_days = self.rules.calendar.working_days_between(allocated_on, self.today)
             late = self._due(allocated_on) < self.today
-        self.rows.append({
-            "run_id": self.run.id, "type": finding.type.value, "fingerprint": fingerprint(finding),
-            "family": side.family, "start": to_key(side.first), "last": to_key(side.last),
-            "block": block_text(side.family, side.first, side.last), "carrier_id": carrier_id,
-            "holder_id": party.organization_id, "district": party.district,
-            "prefix_id": record.id if record is not None else None,
-            "filing_id": filing.id if filing is not None else None,
-            "other_filing_id": finding.other.id if finding.other is not None else None,
-            "allocated_on": allocated_on, "working_days": working_days, "late": late, "details": details,
-        })  # fmt: skip
-        if len(self.rows) >= BATCH:
+        self.rows.append((
+            self.run.id, kind.value, fingerprint(finding), side.family, to_key(side.first), to_key(side.last),
+            block_text(side.family, side.first, side.last), carrier_id, party.organization_id, party.district,
+            record.id if record is not None else None, filing.id if filing is not None else None,
+            finding.other.id if finding.other is not None else None, allocated_on, working_days, late,
+            self.details(details),
+        ))  # fmt: skip
+        if len(self.rows) >= WRITE_BATCH:
             self.flush()
 
     def _due(self, allocated_on: date) -> date:
@@ -306,8 +394,12 @@ class _FindingWriter:
 
     def flush(self) -> None:
         if self.rows:
-            self.session.execute(insert(ReconciliationFinding), self.rows)
+            bulk_insert(self.session, ReconciliationFinding.__table__, FINDING_COLUMNS, self.rows)
             self.rows = []
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 # -- cases ---------------------------------------------------------------------------------------------------------
