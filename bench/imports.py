@@ -25,7 +25,6 @@ import csv
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ from importers.records import render
 from ipam.models import Prefix
 from ipam.operations import add_prefix
 from ipam.space import Net, parse_net
-from tests.support import fresh_database
+from tests.support import fresh_database, peak_rss_mb
 
 SIZES = [int(n) for n in os.environ.get("BENCH_IMPORT_SIZES", "1000000").split(",")]
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
@@ -182,7 +181,7 @@ def child(how: str, url: str, path: Path) -> int:
     else:
         result = naive_load(path) if how == "naive" else import_file(path)
     result["seconds"] = time.perf_counter() - started
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    result["rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from filing.reconcile import Aggregate, FiledBlock, FindingType, Party, Record, 
 from filing.reconciliation import FILED_TYPES, HOLDING_KINDS, RECORD_KINDS, execute_run, start_run
 from ipam.models import Prefix, from_key, to_key
 from tests.reconciliation_world import Planted, build_world
-from tests.support import fresh_database
+from tests.support import fresh_database, peak_rss_mb
 
 SIZE = int(os.environ.get("BENCH_RECON_SIZE", "1000000"))
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
@@ -126,17 +125,6 @@ def child(url: str, how: str) -> int:
     result["rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(result), flush=True)
     return 0
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size: the kernel's high-water mark of its own memory. (``ru_maxrss`` would
-    not do: Linux carries it across exec, so a child started by a large parent reports the parent's size.)"""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def in_child(url: str, how: str) -> dict[str, Any]:

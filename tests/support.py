@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,14 @@ def sample_url(rule: Any) -> str:
     if rule.endpoint == "static":
         values["filename"] = "app.css"
     return rule.build(values, append_unknown=False)[1]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size: the kernel's high-water mark of its own memory. (``ru_maxrss`` would
+    not do: Linux carries it across exec, so a child started by a large parent reports the parent's size.)"""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
