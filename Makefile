@@ -11,13 +11,14 @@ FLASK := $(BIN)/flask --app app
 # Administrative connection the tests use to create (and drop) their own PostgreSQL databases.
 export V6BEIAN_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 # Debian packages the test suite needs: Playwright drives Debian's chromium (never a downloaded browser);
-# the LDAP tests start their own slapd.
-TEST_DEBIAN_PACKAGES := chromium slapd ldap-utils
+# the LDAP tests start their own slapd, the readiness tests their own Redis; the backup test uses pg_dump/pg_restore.
+TEST_DEBIAN_PACKAGES := chromium slapd ldap-utils redis-server postgresql-client
 
-.PHONY: help install run ldap-demo test test-deps postgres bench fuzz mutation lint i18n i18n-compile clean
+.PHONY: help install run serve ldap-demo test test-deps postgres bench fuzz mutation lint i18n i18n-compile clean
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://$(HOST):$(PORT)"
+	@echo "make serve  - migrate, then gunicorn (WORKERS=n, default from the cores) and the job worker on http://$(HOST):$(SERVE_PORT)"
 	@echo "make test   - install what the tests need and run them on SQLite and PostgreSQL"
 	@echo "make ldap-demo - a local OpenLDAP with demo regulator staff, to try the directory sign-in"
 	@echo "make bench  - run the benchmarks in bench/"
@@ -57,8 +58,18 @@ run: i18n-compile
 	@echo "v6beian is serving on http://$(HOST):$(PORT)  (Ctrl-C stops it and the import worker)"
 	@# The worker runs beside the server and stops with it (Ctrl-C reaches the server; the worker, started in the
 	@# background, is stopped by the trap and waited for, so nothing is left running and nothing is killed twice).
-	@$(FLASK) import worker & worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
-		$(FLASK) run --host $(HOST) --port $(PORT) || [ $$? -eq 130 ]
+	@$(WITH_JOB_WORKER) $(FLASK) run --host $(HOST) --port $(PORT) || [ $$? -eq 130 ]
+
+# Production serving against the configured database (DATABASE_URL …): gunicorn with core/gunicorn_conf.py and the
+# job worker beside it, stopped together by Ctrl-C as in `make run`. PORT defaults to 8000 here unless given.
+SERVE_PORT := $(if $(filter file,$(origin PORT)),8000,$(PORT))
+WORKERS ?=
+# The job worker runs in the background for as long as the command after this (the trap stops it and waits for it).
+WITH_JOB_WORKER = $(FLASK) import worker & worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT;
+serve: i18n-compile
+	$(FLASK) db upgrade
+	@echo "v6beian is serving on http://$(HOST):$(SERVE_PORT) with gunicorn (Ctrl-C stops it and the job worker)"
+	@$(WITH_JOB_WORKER) HOST=$(HOST) PORT=$(SERVE_PORT) $(BIN)/gunicorn --config python:core.gunicorn_conf $(if $(WORKERS),--workers $(WORKERS))
 
 ldap-demo: test-deps
 	$(BIN)/python -m tests.ldap_server

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -17,6 +16,7 @@ from core import api, i18n, security, web
 from core.config import ConfigurationError, load_config
 from core.errors import register_error_handlers
 from core.extensions import csrf, db, limiter, login_manager
+from core.logging import configure_logging
 from core.migrate import db_cli
 
 
@@ -42,7 +42,7 @@ def _build_app(config: dict[str, Any] | None) -> Flask:
         # throttles count each client rather than one shared bucket (and nobody else may claim an address).
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
 
     db.init_app(app)
     web.init_app(app)

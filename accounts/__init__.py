@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from accounts.api import blp
     from accounts.cli import demo_command, org_cli, token_cli, user_cli
     from accounts.demo import load_accounts_demo
-    from accounts.ldap import LdapSettings
+    from accounts.ldap import LdapSettings, readiness_problem
     from accounts.models import User
     from accounts.views import SESSION_ID_KEY, bp
     from core.api import api
@@ -78,7 +78,7 @@ def init_app(app: Flask) -> None:
 
         return division_name(code, chinese=current_language() == "zh_CN")
 
-    from core import security, web
+    from core import health, security, web
 
     # A directory setting that cannot work stops the application here (ConfigurationError), not at a sign-in.
     LdapSettings.from_config(app.config)
@@ -91,6 +91,14 @@ def init_app(app: Flask) -> None:
         return None
 
     web.add_health_check(app, directory_problem)
+
+    def directory_ready(config: Any) -> str | None:
+        settings = LdapSettings.from_config(config)
+        return None if settings is None else readiness_problem(settings, health.READY_TIMEOUT_SECONDS)
+
+    health.add_readiness_check(
+        app, "directory", directory_ready, configured=lambda config: bool(config.get("LDAP_URL"))
+    )
     security.access_check = policy.route_check
     app.register_blueprint(bp)
     api.register_blueprint(blp)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls
+from ldap3 import FIRST, NONE, SUBTREE, Connection, Server, ServerPool, Tls, set_config_parameter
 from ldap3.core.exceptions import LDAPException, LDAPSocketOpenError, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 
@@ -23,6 +23,9 @@ from core.errors import DomainError
 from core.messages import message as _l
 
 log = logging.getLogger(__name__)
+# ldap3 sleeps this long after a round over the servers in which none answered, even when no further round follows:
+# a sign-in (or a readiness check) would wait 10 s more to hear that the directory is down.
+set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
 
 MAX_USERNAME_LENGTH = 256
 
@@ -200,6 +203,22 @@ def authenticate(settings: LdapSettings, username: str, password: str) -> Direct
     finally:
         personal.unbind()
     return account
+
+
+def readiness_problem(settings: LdapSettings, timeout: int) -> str | None:
+    """What keeps the directory from serving sign-ins now (one line), or None: the service account (or an
+    anonymous bind without one) binds on the first server that answers, each waited for at most ``timeout`` s."""
+    settings = replace(settings, timeout=min(settings.timeout, timeout))
+    try:
+        connection = _connect(settings, _pool(settings), settings.bind_dn, settings.bind_password)
+    except DirectoryUnavailable:
+        return "no directory server answers: " + ", ".join(server.label for server in settings.servers)
+    try:
+        if not connection.bind():
+            return f"the service account cannot bind: {connection.result.get('description')}"
+    finally:
+        connection.unbind()
+    return None
 
 
 def lookup(settings: LdapSettings, username: str) -> DirectoryAccount | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from core.logging import LOG_FORMATS
+
 # Every setting a deployment may change, with its default. README.md lists the same table.
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: SQLite file instance/v6beian.db
@@ -22,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "PREFERRED_URL_SCHEME": "http",
     "PAGE_SIZE": 50,
     "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "text",  # "json": one JSON object a line, for a log collector
     # Failed sign-ins are throttled per (account, client): after LOGIN_MAX_FAILURES the client waits, twice as
     # long after each further failure, up to LOGIN_LOCKOUT_MINUTES. Nobody else's failures ever lock a client out.
     "LOGIN_MAX_FAILURES": 5,
@@ -127,6 +130,10 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if app.config["V6BEIAN_LANGUAGE"] not in SUPPORTED_LANGUAGES:
         raise ConfigurationError(
             f"V6BEIAN_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}, got {app.config['V6BEIAN_LANGUAGE']!r}"
+        )
+    if app.config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {app.config['LOG_FORMAT']!r}"
         )
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(instance)

@@ -118,7 +118,7 @@ def _http_messages() -> dict[int, Message]:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
 
 def json_error(status: int, code: str, message: Message | str, fields: dict[str, Any] | None = None) -> Response:

@@ -1,5 +1,5 @@
 """Web plumbing shared by every blueprint: request ids, security headers, pagination, safe redirects,
-running an operation on behalf of a form, the language switch and the health check."""
+running an operation on behalf of a form, the language switch, and the health and readiness checks."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from core.db import SAFE_METHODS
 from core.errors import DomainError, ValidationFailed
 from core.extensions import db
 from core.forms import roll_back_request
+from core.health import readiness
 from core.i18n import SESSION_KEY
 from core.security import public
 
@@ -289,6 +290,16 @@ def healthz() -> tuple[Response, int]:
     if problems:
         return jsonify(status="error", database="ok", problems=problems), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+@bp.get("/readyz")
+@public
+def readyz() -> tuple[Response, int]:
+    """Whether this process can take traffic now: each service it needs by name, "ok" or what is wrong."""
+    report = readiness(current_app, db.session)
+    if not report.ready:
+        log.warning("not ready: %s", "; ".join(f"{name}: {result}" for name, result in report.checks.items()))
+    return jsonify(status="ok" if report.ready else "error", checks=report.checks), 200 if report.ready else 503
 
 
 CHINA_TIME = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from core.security import ANY_SIGNED_IN, allow, is_public_endpoint
 from tests.support import csrf_token_in, sample_url
 
-EXPECTED_PUBLIC = {"static", "accounts.login", "core.healthz", "core.switch_language", "api-docs.openapi_json",
+EXPECTED_PUBLIC = {"static", "accounts.login", "core.healthz", "core.readyz", "core.switch_language", "api-docs.openapi_json",
                    "api_docs.reference"}  # fmt: skip
 
 
