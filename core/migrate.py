@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from flask import current_app
 
+from core.backup import backup_command
 from core.cli import CommandGroup
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -36,7 +37,7 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-db_cli = CommandGroup("db", help="Database schema migrations (Alembic).")
+db_cli = CommandGroup("db", help="The database: migrations (Alembic), backups and the registry's consistency check.")
 
 
 def _config() -> Config:
@@ -69,3 +70,6 @@ def current_command() -> None:
 def revision_command(message: str, autogenerate: bool) -> None:
     """Create a new migration script in migrations/versions."""
     command.revision(_config(), message=message, autogenerate=autogenerate)
+
+
+db_cli.add_command(backup_command)

@@ -8,10 +8,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.api import api
     from core.demo import register_demo_loader
+    from core.migrate import db_cli
     from ipam import audit  # noqa: F401 (describes its objects to the audit trail)
     from ipam.api import blp, claims_blp
     from ipam.choices import STATUS_LABELS, USAGE_LABELS, PrefixKind, PrefixStatus, Source, Usage
     from ipam.cli import prefix_cli
+    from ipam.consistency_cli import check_command
     from ipam.demo import load_ipam_demo, load_request_demo
     from ipam.plan_api import blp as plans_api
     from ipam.plan_cli import plan_cli
@@ -48,5 +50,6 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(plans_api)
     app.cli.add_command(prefix_cli)
     app.cli.add_command(plan_cli)
+    db_cli.add_command(check_command)
     register_demo_loader("ipam", load_ipam_demo)
     register_demo_loader("requests", load_request_demo)
