@@ -249,5 +249,23 @@ def utilization(parent: Net, child_lengths: Iterable[tuple[int, int]], unit_leng
     return Utilization(parent.size, used, unit_length, parent.width, parent.length)
 
 
+def free_per_cell(parent: Net, length: int, free: Iterable[tuple[int, int, int]]) -> list[int]:
+    """Free addresses in each /``length`` cell of ``parent``, in address order, from its maximal aligned free
+    blocks given as (address, block length, count): ``count`` free blocks of that length in the cell holding
+    ``address`` (a block wider than a cell comes alone, at its start). The blocks are aligned, so each lies
+    inside one cell or covers whole cells: counts per cell and length (what a database can count in its
+    free-space key) lose nothing, and no child is read."""
+    step_bits = parent.width - length
+    cells = [0] * (1 << (length - parent.length))
+    for address, block_length, count in free:
+        first = (address - parent.start) >> step_bits
+        if block_length >= length:
+            cells[first] += count << (parent.width - block_length)
+        else:
+            for index in range(first, first + (1 << (length - block_length))):
+                cells[index] = 1 << step_bits
+    return cells
+
+
 def is_nibble_aligned(length: int) -> bool:
     return length % 4 == 0
