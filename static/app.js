@@ -233,8 +233,11 @@ document.querySelectorAll("input[data-holder-picker]").forEach((input, index) =>
     }
   });
   input.addEventListener("blur", close);
-  // A code already in the field (editing, or a form shown again with errors) is named too.
-  if (input.value.trim()) {
+  // Text typed before this script took the field (a slow page) gets its suggestions now.
+  if (input.value.trim() && document.activeElement === input) {
+    search(input.value.trim(), false).catch(close);
+  } else if (input.value.trim()) {
+    // A code already in the field (editing, or a form shown again with errors) is named too.
     search(input.value.trim(), true)
       .then((org) => {
         if (org) {
