@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from accounts.audit import record_event
@@ -30,6 +30,7 @@ from core.db import bulk_insert, utcnow
 from core.errors import ValidationFailed
 from core.messages import message as _l
 from core.workflow import Transition, Workflow
+from filing.blocks import Block
 from filing.calendar import deadline_rules
 from filing.choices import CaseState, FilingType, RunScope, RunState
 from filing.models import Filing, FindingCase, ReconciliationFinding, ReconciliationRun
@@ -38,7 +39,7 @@ from filing.queries import STANDING_STATES
 from filing.reconcile import Aggregate, FiledBlock, Finding, FindingType, Party, Record, fingerprint, sweep
 from ipam.choices import PrefixKind
 from ipam.models import Prefix, from_key, to_key
-from ipam.space import format_address, format_net, range_to_blocks
+from ipam.space import format_net
 
 RUN_OBJECT, CASE_OBJECT = "reconciliation_run", "finding_case"
 BATCH = 5_000  # rows read from the database at a time
@@ -47,7 +48,6 @@ PROGRESS_EVERY = 50_000  # items compared between two progress reports
 RECORD_KINDS = (PrefixKind.ASSIGNMENT.value, PrefixKind.ALLOCATION.value)
 HOLDING_KINDS = (PrefixKind.AGGREGATE.value, PrefixKind.ALLOCATION.value)
 FILED_TYPES = (FilingType.ALLOCATION.value, FilingType.ASSIGNMENT.value)
-WIDTH = {4: 32, 6: 128}
 FINDING_COLUMNS = ["run_id", "type", "fingerprint", "family", "start", "last", "block", "carrier_id", "holder_id",
                    "district", "prefix_id", "filing_id", "other_filing_id", "allocated_on", "working_days", "late",
                    "details"]  # fmt: skip
@@ -312,20 +312,8 @@ def _within(model: Any, span: tuple[int, bytes, bytes]) -> tuple[Any, ...]:
 
 
 def block_text(family: int, first: int, last: int) -> str:
-    """A range as people write it: one prefix when it is one, else first–last."""
-    blocks = list(itertools_first_two(range_to_blocks(first, last, WIDTH[family])))
-    if len(blocks) == 1:
-        return format_net(blocks[0])
-    return f"{format_address(first, WIDTH[family])}-{format_address(last, WIDTH[family])}"
-
-
-def itertools_first_two(blocks: Iterator[Any]) -> list[Any]:
-    out: list[Any] = []
-    for block in blocks:
-        out.append(block)
-        if len(out) == 2:
-            break
-    return out
+    """A range as people write it: one prefix when it is one, else first–last (as a filing's block reads)."""
+    return str(Block(family, first, last))
 
 
 def _party(party: Party) -> dict[str, Any]:
@@ -479,8 +467,6 @@ def diff_findings(earlier_id: int, later_id: int, change: str) -> Select[tuple[R
 
 
 def diff_counts(session: Session, earlier: ReconciliationRun, later: ReconciliationRun) -> RunDiff:
-    from sqlalchemy import func
-
     def count(change: str) -> int:
         return (
             session.scalar(select(func.count()).select_from(diff_findings(earlier.id, later.id, change).subquery()))
