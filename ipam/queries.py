@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
-    case,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
@@ -35,7 +36,7 @@ from ipam.models import ADDRESS_BYTES, FreeBlock, Prefix, PrefixClaim, from_key,
 from ipam.permissions import Action
 from ipam.space import Net, Utilization, free_per_cell, parse_net, utilization
 
-MAX_MAP_CELLS = 4096
+MAX_MAP_STEP = 12  # a map's cells are at most 12 bits longer than its block: 4,096 of them
 
 
 def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
@@ -183,19 +184,36 @@ def tree_child_counts(session: Session, prefixes: Sequence[Prefix], user: User |
 
 
 def keyset_page(
-    session: Session, stmt: Select[tuple[Prefix]], after: tuple[int, bytes, int] | None, limit: int
+    session: Session,
+    stmt: Select[tuple[Prefix]],
+    after: tuple[int, bytes, int] | None,
+    limit: int,
+    *,
+    family: int | None = None,
 ) -> tuple[list[Prefix], tuple[int, bytes, int] | None]:
-    """Address-ordered page after the cursor ``(family, start, length)``; returns the next cursor too."""
+    """Address-ordered page after the cursor ``(family, start, length)``; returns the next cursor too.
+
+    ``family`` says every row of ``stmt`` is of that family (what lies inside one prefix): the page is then a
+    range of addresses from the cursor on, which the (parent, start) index reads directly, where the cursor
+    across families (an OR no index serves) walked every row before it."""
+    order = (
+        [Prefix.start, Prefix.prefix_len] if family is not None else [Prefix.family, Prefix.start, Prefix.prefix_len]
+    )
     if after is not None:
-        family, start, length = after
-        stmt = stmt.where(
-            or_(
-                Prefix.family > family,
-                (Prefix.family == family) & (Prefix.start > start),
-                (Prefix.family == family) & (Prefix.start == start) & (Prefix.prefix_len > length),
+        after_family, start, length = after
+        if family is None:
+            stmt = stmt.where(
+                or_(
+                    Prefix.family > after_family,
+                    (Prefix.family == after_family) & (Prefix.start > start),
+                    (Prefix.family == after_family) & (Prefix.start == start) & (Prefix.prefix_len > length),
+                )
             )
-        )
-    rows = list(session.scalars(stmt.order_by(Prefix.family, Prefix.start, Prefix.prefix_len).limit(limit + 1)))
+        elif after_family == family:
+            stmt = stmt.where(Prefix.start >= start, or_(Prefix.start > start, Prefix.prefix_len > length))
+        elif after_family > family:
+            return [], None
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
@@ -282,98 +300,150 @@ class MapCell:
     used: float  # the share of the cell's addresses that children hold, 0 to 1
 
     @property
+    def percent(self) -> int:
+        """The used share in whole percent, rounded down (a cell shows 100 only when it is full)."""
+        return int(self.used * 100)
+
+    @property
     def shade(self) -> int:
         """1 to 4: which quarter of a partly used cell is used (a sliver still shows as used at all)."""
         return min(4, 1 + int(self.used * 4))
 
 
-def _cell_counts(parent_id: int, bounds: list[bytes]) -> tuple[TextClause, dict[str, object]]:
-    """How many free blocks of each length start in each cell [bounds[i], bounds[i + 1]): one counted range of
-    the free-space key per present length and cell (SQLite walks each range in key order, where grouping by a
-    computed cell sorts every block). The lengths present are found by skipping through the key, a probe per length."""
-    cells = ", ".join(f"({i}, :lo{i}, :lo{i + 1})" for i in range(len(bounds) - 1))
-    statement = text(
-        f"""
-        WITH RECURSIVE cells(i, lo, hi) AS (VALUES {cells}),
-        lengths(n) AS (
-            SELECT min(prefix_len) FROM free_block WHERE parent_id = :parent_id
-            UNION ALL
-            SELECT (SELECT min(f.prefix_len) FROM free_block f WHERE f.parent_id = :parent_id AND f.prefix_len > n)
-            FROM lengths WHERE n IS NOT NULL
-        ),
-        counted(i, n, blocks) AS (
-            SELECT cells.i, lengths.n, (
-                SELECT count(*) FROM free_block f
-                WHERE f.parent_id = :parent_id AND f.prefix_len = lengths.n
-                    AND f.start >= cells.lo AND f.start < cells.hi
-            )
-            FROM cells, lengths WHERE lengths.n IS NOT NULL
+# The lengths of a prefix's free blocks, found by skipping through the free-space key (one probe per length
+# present) instead of reading the blocks: a million children leave some seven million free blocks.
+_FREE_LENGTHS = """lengths(n) AS (
+    SELECT min(prefix_len) FROM free_block WHERE parent_id = :parent_id
+    UNION ALL
+    SELECT (SELECT min(f.prefix_len) FROM free_block f WHERE f.parent_id = :parent_id AND f.prefix_len > n)
+    FROM lengths WHERE n IS NOT NULL
+)"""
+
+
+# What a map counts in each cell: how many free blocks of each length start there, one counted range of the
+# free-space key per present length and cell (SQLite walks each range in key order, where grouping by a computed
+# cell sorts every block).
+_COUNTED_PER_CELL = (
+    _FREE_LENGTHS  # noqa: S608 (constant text)
+    + """,
+    counted(i, n, blocks) AS (
+        SELECT cells.i, lengths.n, (
+            SELECT count(*) FROM free_block f
+            WHERE f.parent_id = :parent_id AND f.prefix_len = lengths.n
+                AND f.start >= cells.lo AND f.start <= cells.hi
         )
-        SELECT i, n, blocks FROM counted WHERE blocks > 0
-        """  # noqa: S608 (only numbered placeholders are formatted in)
-    ).bindparams(*(bindparam(f"lo{i}", type_=LargeBinary) for i in range(len(bounds))))
-    return statement, {"parent_id": parent_id, **{f"lo{i}": bound for i, bound in enumerate(bounds)}}
+        FROM cells, lengths WHERE lengths.n IS NOT NULL
+    )
+    SELECT i, n, blocks FROM counted WHERE blocks > 0"""
+)
+
+# The child holding all of each cell that has one: the child starting last at or before the cell (one probe of
+# the (parent, start) index), kept when it reaches the cell's end.
+_FILLING_CHILD = """probed(i, hi, child_id) AS (
+        SELECT i, hi, (
+            SELECT c.id FROM prefix c WHERE c.parent_id = :parent_id AND c.start <= cells.lo
+            ORDER BY c.start DESC LIMIT 1
+        )
+        FROM cells
+    )
+    SELECT probed.i, p.id, p.kind FROM probed JOIN prefix p ON p.id = probed.child_id WHERE p.last >= probed.hi"""
+
+
+@functools.lru_cache(maxsize=64)
+def _per_cell(query: str, cells: int) -> TextClause:
+    """``query`` (SQL after a WITH, reading ``cells(i, lo, hi)``: each cell's number, first and last key) over
+    that many cells. Built once per shape: binding thousands of keys takes longer to build than to run."""
+    values = ", ".join(f"({i}, :lo{i}, :hi{i})" for i in range(cells))
+    key = LargeBinary()
+    return text(f"WITH RECURSIVE cells(i, lo, hi) AS (VALUES {values}), {query}").bindparams(
+        *(bindparam(f"{end}{i}", type_=key) for i in range(cells) for end in ("lo", "hi"))
+    )
+
+
+def _per_cell_rows(session: Session, query: str, parent_id: int, cells: Sequence[Net]) -> Any:
+    keys = {f"lo{i}": to_key(cell.start) for i, cell in enumerate(cells)}
+    keys.update({f"hi{i}": to_key(cell.last) for i, cell in enumerate(cells)})
+    return session.execute(_per_cell(query, len(cells)), {"parent_id": parent_id, **keys})
 
 
 def cell_block_counts(
-    session: Session, parent_id: int, net: Net, length: int, *, grouped: bool | None = None
+    session: Session,
+    parent_id: int,
+    net: Net,
+    length: int,
+    *,
+    within: Net | None = None,
+    grouped: bool | None = None,
 ) -> list[tuple[int, int, int]]:
-    """(cell start, block length, count) of the free blocks of a parent, for ``free_per_cell``. PostgreSQL
-    groups the blocks by their leading key bytes faster (a parallel hash aggregate: 0.9 s against 1.5-1.9 s for
-    the counted ranges at a million children); SQLite counts key ranges faster (0.8-1.0 s against 5.5-8.9 s):
-    bench/pages.py. ``grouped`` overrides the choice (for the benchmark)."""
+    """(cell start, block length, count) of the free blocks of a parent (``net``) in the /length cells of
+    ``within`` (a block of it; all of it by default), for ``free_per_cell``. No free block may hold all of
+    ``within`` (that one would start before its first cell).
+
+    PostgreSQL groups the blocks by their leading key bytes faster (a parallel hash aggregate: 0.9 s against
+    1.5-1.9 s for the counted ranges at a million children); SQLite counts key ranges faster (0.8-1.0 s against
+    5.5-8.9 s): bench/pages.py. ``grouped`` overrides the choice (for the benchmark). Zoomed into a block, both
+    read only the blocks inside it: a range of the free-space key per length."""
     if grouped is None:
         grouped = session.get_bind().dialect.name == "postgresql"
-    step_bits = net.width - length
+    region = within or net
     if not grouped:
-        bounds = [to_key(net.start + (i << step_bits)) for i in range((1 << (length - net.length)) + 1)]
-        counts = session.execute(*_cell_counts(parent_id, bounds))
-        return [(net.start + (i << step_bits), n, count) for i, n, count in counts]
+        cells = list(region.subnets(length))
+        return [
+            (cells[i].start, n, count) for i, n, count in _per_cell_rows(session, _COUNTED_PER_CELL, parent_id, cells)
+        ]
     # The cell a block lies in is in the leading bytes of its start key (IPv4 keys lead with 12 zero bytes).
-    key_bytes = (8 * ADDRESS_BYTES - net.width + length + 7) // 8
+    key_bytes = (8 * ADDRESS_BYTES - region.width + length + 7) // 8
     cell_key = func.substr(FreeBlock.start, 1, key_bytes)
-    rows = session.execute(
-        select(cell_key, FreeBlock.prefix_len, func.count())
-        .where(FreeBlock.parent_id == parent_id)
-        .group_by(cell_key, FreeBlock.prefix_len)
-    )
+    stmt = select(cell_key, FreeBlock.prefix_len, func.count()).where(FreeBlock.parent_id == parent_id)
+    if region != net:
+        stmt = stmt.where(
+            FreeBlock.prefix_len.in_(range(region.length, region.width + 1)),
+            FreeBlock.start >= to_key(region.start),
+            FreeBlock.start <= to_key(region.last),
+        )
+    rows = session.execute(stmt.group_by(cell_key, FreeBlock.prefix_len))
     shift = 8 * (ADDRESS_BYTES - key_bytes)
     return [(from_key(key) << shift, n, count) for key, n, count in rows]
 
 
-def space_map(session: Session, prefix: Prefix, length: int) -> list[MapCell]:
-    """The /length blocks of ``prefix`` and how much of each is used: the grid a carrier reads at a glance.
+def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) -> dict[int, tuple[int, str]]:
+    """The child holding all of each of ``cells`` that has one, as (id, kind) by the cell's start. Only cells
+    without a free address can have one, so the map asks for those alone."""
+    if not cells:
+        return {}
+    rows = _per_cell_rows(session, _FILLING_CHILD, parent_id, cells)
+    return {cells[i].start: (child_id, kind) for i, child_id, kind in rows}
+
+
+def space_map(session: Session, prefix: Prefix, length: int, within: Net | None = None) -> list[MapCell]:
+    """The /length blocks of ``within`` (a block inside ``prefix``; all of it by default) and how much of each
+    is used: the grid a carrier reads at a glance, and zooms into a cell of.
 
     Summarized from the free-space index, counted per cell and length by the database: no child is read but
-    the few that fill whole cells (to link them, and to tell reserved cells)."""
+    one per cell it fills wholly (to link it, and to tell reserved cells), found by a probe per fully used cell."""
     net = prefix.net
-    if not net.length <= length <= min(net.width, net.length + 12):
-        raise ValueError("map length out of range")
-    step_bits = net.width - length
-    if freespace.is_untouched(session, prefix.id):  # no index rows yet: all free (no rows otherwise: all used)
-        blocks = [(net.start, net.length, 1)]
-    else:
-        blocks = cell_block_counts(session, prefix.id, net, length)
-    free = free_per_cell(net, length, blocks)
-    covering = session.execute(
-        select(Prefix.id, Prefix.start, Prefix.prefix_len, Prefix.kind).where(
-            Prefix.parent_id == prefix.id, Prefix.prefix_len <= length
-        )
-    )
-    cover: dict[int, tuple[int, str]] = {}
-    for child_id, start, child_len, kind in covering:
-        first = (from_key(start) - net.start) >> step_bits
-        for index in range(first, first + (1 << (length - child_len))):
-            cover[index] = (child_id, "reserved" if kind == "reserved" else "used")
+    region = within or net
+    if not (net.contains(region) and region.length <= length <= min(region.width, region.length + MAX_MAP_STEP)):
+        raise ValueError("map block or length out of range")
+    step_bits = region.width - length
     size = 1 << step_bits
-    cells = []
-    for index, free_here in enumerate(free):
-        cell = Net(net.start + (index << step_bits), length, net.width)
-        child_id, state = cover.get(
-            index, (None, "free" if free_here == size else "used" if not free_here else "partial")
-        )
-        cells.append(MapCell(cell, state, child_id, 1 - free_here / size))
-    return cells
+    if freespace.containing_block(session, prefix.id, net, region) is not None:  # all of it free
+        free = [size] * (1 << (length - region.length))
+    else:
+        free = free_per_cell(region, length, cell_block_counts(session, prefix.id, net, length, within=region))
+    cells = list(region.subnets(length))
+    filled = _children_filling(
+        session, prefix.id, [cell for cell, free_here in zip(cells, free, strict=True) if not free_here]
+    )
+    result = []
+    for cell, free_here in zip(cells, free, strict=True):
+        child_id, kind = filled.get(cell.start, (None, None))
+        if child_id is not None:
+            state = "reserved" if kind == "reserved" else "used"
+        else:
+            state = "free" if free_here == size else "used" if not free_here else "partial"
+        result.append(MapCell(cell, state, child_id, 1 - free_here / size))
+    return result
 
 
 def visible_child_count(session: Session, prefix: Prefix, user: User | None) -> int:
@@ -505,15 +575,20 @@ def has_children(session: Session, prefix: Prefix) -> bool:
 
 # -- free blocks, a page at a time ---------------------------------------------------------------------------
 
+# Free blocks are counted up to this many: a million children leave some seven million, and counting them
+# all took 0.4-0.8 s of every page (bench/pages.py). Past it, a page says "more than" and where it lies is unsaid.
+FREE_COUNT_LIMIT = 100_000
+
 
 @dataclass(frozen=True)
 class FreeBlockPage:
     """One page of a prefix's maximal free blocks in address order, and where it lies among all of them."""
 
     blocks: list[Net]
-    total: int
-    offset: int  # how many free blocks come before the first one shown
+    total: int | None  # how many free blocks there are; None: more than FREE_COUNT_LIMIT
+    offset: int | None  # how many come before the first one shown; None: more than FREE_COUNT_LIMIT
     next_cursor: str | None
+    count_limit: int  # FREE_COUNT_LIMIT when the page was read
 
 
 def decode_free_cursor(text: str | None) -> bytes | None:
@@ -525,23 +600,39 @@ def decode_free_cursor(text: str | None) -> bytes | None:
     return raw if len(raw) == 16 else None
 
 
+def _free_lengths(session: Session, parent_id: int) -> list[int]:
+    """The lengths the prefix's free blocks have, shortest first."""
+    statement = text(f"WITH RECURSIVE {_FREE_LENGTHS} SELECT n FROM lengths WHERE n IS NOT NULL")  # noqa: S608
+    return list(session.scalars(statement, {"parent_id": parent_id}))
+
+
+def _counted(stmt: Select[Any]) -> Any:
+    """How many rows ``stmt`` has, up to FREE_COUNT_LIMIT + 1 (a scalar subquery reading no more)."""
+    return select(func.count()).select_from(stmt.limit(FREE_COUNT_LIMIT + 1).subquery()).scalar_subquery()
+
+
 def free_block_page(session: Session, prefix: Prefix, cursor: str | None, limit: int) -> FreeBlockPage:
     """Free blocks after ``cursor`` (see ``decode_free_cursor``), with the count of all and of those before it.
 
-    Two reads whatever the page: the index's count per length, then the next blocks of each length that has any,
-    merged by the database (each branch walks the primary key: parent, length, start)."""
+    Three reads whatever the page: the lengths present (a probe each), the counts (each stopping at
+    FREE_COUNT_LIMIT), then the next blocks of each length, merged by the database (each branch walks the
+    primary key: parent, length, start)."""
     fb = freespace.fb
     after = decode_free_cursor(cursor)
-    before_cursor = case((fb.c.start <= after, 1), else_=0) if after is not None else 0
-    per_length = session.execute(
-        select(fb.c.prefix_len, func.count(), func.sum(before_cursor))
-        .where(fb.c.parent_id == prefix.id)
-        .group_by(fb.c.prefix_len)
-    ).all()
-    if not per_length:
+    lengths = _free_lengths(session, prefix.id)
+    if not lengths:
         # No index rows: a prefix that never had children is free as a whole, else it is full.
         whole = [prefix.net] if freespace.is_untouched(session, prefix.id) else []
-        return FreeBlockPage(whole if after is None else [], len(whole), 0 if after is None else len(whole), None)
+        shown = whole if after is None else []
+        return FreeBlockPage(shown, len(whole), len(whole) - len(shown), None, FREE_COUNT_LIMIT)
+    blocks_of = select(fb.c.start).where(fb.c.parent_id == prefix.id)
+    # Those before the cursor are a range of the key per length: counted without reading the ones after it.
+    before = (
+        _counted(blocks_of.where(fb.c.prefix_len.in_(lengths), fb.c.start <= after))
+        if after is not None
+        else literal(0)
+    )
+    total, offset = session.execute(select(_counted(blocks_of), before)).one()
     probes = [
         select(fb.c.prefix_len, fb.c.start)
         .where(
@@ -553,7 +644,7 @@ def free_block_page(session: Session, prefix: Prefix, cursor: str | None, limit:
         .limit(limit + 1)
         .subquery()
         .select()
-        for length, _, _ in per_length
+        for length in lengths
     ]
     merged = (union_all(*probes) if len(probes) > 1 else probes[0]).subquery()
     rows = session.execute(select(merged).order_by(merged.c.start).limit(limit + 1)).all()
@@ -561,9 +652,10 @@ def free_block_page(session: Session, prefix: Prefix, cursor: str | None, limit:
     more = len(rows) > limit
     return FreeBlockPage(
         blocks=blocks,
-        total=sum(n for _, n, _ in per_length),
-        offset=sum(int(before or 0) for _, _, before in per_length),
+        total=total if total <= FREE_COUNT_LIMIT else None,
+        offset=offset if offset <= FREE_COUNT_LIMIT else None,
         next_cursor=to_key(blocks[-1].start).hex() if more else None,
+        count_limit=FREE_COUNT_LIMIT,
     )
 
 

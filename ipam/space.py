@@ -267,5 +267,15 @@ def free_per_cell(parent: Net, length: int, free: Iterable[tuple[int, int, int]]
     return cells
 
 
+def enclosing_blocks(outer: Net, inner: Net, step: int) -> list[Net]:
+    """The blocks holding ``inner`` (a block inside ``outer``) every ``step`` bits below ``outer``, widest first
+    and shorter than ``inner`` itself: the maps one zooms out through from a map of ``inner`` (each a cell of the
+    one before it, at the default step)."""
+    return [
+        Net(inner.start >> (inner.width - length) << (inner.width - length), length, inner.width)
+        for length in range(outer.length + step, inner.length, step)
+    ]
+
+
 def is_nibble_aligned(length: int) -> bool:
     return length % 4 == 0

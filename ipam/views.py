@@ -35,7 +35,7 @@ from ipam.forms import (
 )
 from ipam.models import Prefix
 from ipam.permissions import Action
-from ipam.space import Strategy, format_net
+from ipam.space import Net, Strategy, enclosing_blocks, format_net, parse_net
 
 bp = Blueprint("ipam", __name__, url_prefix="/prefixes")
 PAGE = 50
@@ -43,6 +43,7 @@ FREE_PAGE = 20
 RELEASE_PAGE = 200  # prefixes a release page lists at a time
 ALLOCATED_SHOWN = 50  # new prefixes named on the parent's page after an allocation
 HOLDER_CHOICES = 15
+MAP_STEP = 8  # a map divides its block into 256 cells unless asked for finer or coarser ones
 
 
 def _load(prefix_id: int) -> Prefix:
@@ -56,8 +57,10 @@ def _holder(code: str | None, field: str = "holder") -> Organization | None:
     return account_queries.organization_for_field(db.session, code, field)
 
 
-def _page_of(stmt: Any) -> tuple[list[Prefix], str | None]:
-    items, cursor = queries.keyset_page(db.session, stmt, queries.decode_cursor(request.args.get("after")), PAGE)
+def _page_of(stmt: Any, family: int | None = None) -> tuple[list[Prefix], str | None]:
+    """A page of ``stmt`` after the ``after`` cursor (``family``: all of its rows are of that family)."""
+    after = queries.decode_cursor(request.args.get("after"))
+    items, cursor = queries.keyset_page(db.session, stmt, after, PAGE, family=family)
     return items, queries.encode_cursor(cursor)
 
 
@@ -105,7 +108,7 @@ def _list_filter() -> queries.PrefixFilter:
 @allow(ANY_SIGNED_IN)
 def prefix_detail(prefix_id: int) -> str:
     prefix = _load(prefix_id)
-    children, after = _page_of(queries.tree_children(current_user, prefix))
+    children, after = _page_of(queries.tree_children(current_user, prefix), prefix.family)
     layout_visible = policy.can(current_user, Action.VIEW_LAYOUT, prefix)
     can_change = policy.can(current_user, Action.CHANGE_PREFIX, prefix)
     origin = queries.provenance(db.session, prefix)
@@ -155,7 +158,7 @@ def _just_allocated(parent: Prefix) -> list[Prefix]:
 def children_fragment(prefix_id: int) -> str:
     """One page of a level of the user's tree as table rows, fetched when a row is expanded."""
     prefix = _load(prefix_id)
-    children, after = _page_of(queries.tree_children(current_user, prefix))
+    children, after = _page_of(queries.tree_children(current_user, prefix), prefix.family)
     return render_template(
         "ipam/_children.html", prefix=prefix, items=children, after=after,
         usage=queries.utilizations(db.session, children), depth=request.args.get("depth", 1, type=int),
@@ -167,16 +170,51 @@ def children_fragment(prefix_id: int) -> str:
 @allow(ANY_SIGNED_IN)
 def space_map(prefix_id: int) -> str:
     prefix = _load(prefix_id)
-    default = min(prefix.width, prefix.prefix_len + 8)
-    length = request.args.get("length", type=int) or default
-    length = max(prefix.prefix_len, min(length, prefix.width, prefix.prefix_len + 12))
+    block = _map_block(prefix)
+    length = request.args.get("length", type=int) or min(block.width, block.length + MAP_STEP)
+    length = max(block.length, min(length, block.width, block.length + queries.MAX_MAP_STEP))
     # The map shows where the holder's customers sit: only for those who may see the block's layout.
     cells = (
-        queries.space_map(db.session, prefix, length) if policy.can(current_user, Action.VIEW_LAYOUT, prefix) else None
+        queries.space_map(db.session, prefix, length, within=block)
+        if policy.can(current_user, Action.VIEW_LAYOUT, prefix)
+        else None
     )
-    lengths = list(range(prefix.prefix_len + 1, min(prefix.width, prefix.prefix_len + 12) + 1))
-    return render_template("ipam/space_map.html", prefix=prefix, cells=cells, length=length, lengths=lengths,
-                           format_net=format_net)  # fmt: skip
+    return render_template(
+        "ipam/space_map.html",
+        prefix=prefix,
+        block=block,
+        cells=cells,
+        length=length,
+        lengths=list(range(block.length + 1, min(block.width, block.length + queries.MAX_MAP_STEP) + 1)),
+        zoomed=block != prefix.net,
+        way_out=enclosing_blocks(prefix.net, block, MAP_STEP),
+        format_net=format_net,
+        # Translated once, not once per cell: the lookup cost more than the rest of a cell's markup.
+        used_share=_("%(share)d%% used"),
+    )
+
+
+def _map_block(prefix: Prefix) -> Net:
+    """The block of ``prefix`` its map shows: ``within`` (a CIDR block inside it, as a cell of its map links to),
+    else all of it; anything else shows all of it, saying so."""
+    text = request.args.get("within", "").strip()[:64]
+    if not text:
+        return prefix.net
+    try:
+        block = parse_net(text)
+    except ValueError:
+        block = None
+    if block is None or not prefix.net.contains(block):
+        flash(
+            _(
+                "%(block)s is not a block inside %(prefix)s: the map shows all of it.",
+                block=text,
+                prefix=prefix.network,
+            ),
+            "warning",
+        )
+        return prefix.net
+    return block
 
 
 @bp.route("/new", methods=["GET", "POST"])

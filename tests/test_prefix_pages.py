@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent, Organization, User
 from core.policy import OPERATOR
+from ipam import queries
 from ipam.choices import USAGE_LABELS, PrefixKind, Source, Usage
 from ipam.models import Prefix
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
@@ -173,6 +174,30 @@ def test_the_detail_page_lists_the_level_below_as_the_tree_does(
     assert 'data-testid="layout-hidden"' in detail
 
 
+def test_a_level_pages_through_every_child_in_address_order_on_the_page_and_in_the_tree(
+    client: FlaskClient, db: Session, login_as, create_org
+) -> None:
+    block = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=create_org(kind="carrier"))
+    made = allocate_prefixes(
+        db, block, AllocationRequest(48, 120, strategy=Strategy.SPARSE), holder=None, actor=OPERATOR
+    )
+    allocate_prefixes(db, made[0], AllocationRequest(56, 3, kind="subnet"), holder=None, actor=OPERATOR)  # not listed
+    db.flush()
+    expected = sorted(made, key=lambda p: p.net)
+    login_as("regulator")
+    for url, more in (
+        (f"/prefixes/{block.id}", r'href="([^"]+)">[^<]*</a>\s*<h2 class="h5 mt-4">'),
+        (f"/prefixes/{block.id}/children?depth=1", r'data-more-url="([^"]+)"'),
+    ):
+        seen: list[str] = []
+        while url:
+            page = fetch(client, url)
+            seen += [network for _, network, _ in tree_rows(page)]
+            following = re.search(more, page)
+            url = following.group(1).replace("&amp;", "&") if following else ""
+        assert seen == [p.network for p in expected]
+
+
 # -- 2. releasing a block with what lies inside it -------------------------------------------------------------
 
 
@@ -282,6 +307,33 @@ def test_a_prefix_without_children_is_one_free_block(client: FlaskClient, db: Se
     page = fetch(client, f"/prefixes/{block.id}")
     assert re.search(r'data-testid="free-count">(\d+)<', page).group(1) == "1"
     assert "<li>2001:db8::/32</li>" in page and 'data-testid="free-pager"' not in page
+
+
+def test_past_the_count_limit_free_blocks_say_more_than_it_and_still_page_through_all(
+    client: FlaskClient, db: Session, login_as, create_org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "FREE_COUNT_LIMIT", 25)
+    block = add_prefix(db, "2001:db8::/32", actor=OPERATOR, kind="aggregate", holder=create_org(kind="carrier"))
+    add_prefix(db, "2001:db8::/64", actor=OPERATOR, kind="assignment", holder=None)  # leaves 32 free blocks
+    db.flush()
+    expected = [format_net(n) for n in find_available(db, block)]
+    login_as("regulator")
+    seen: list[str] = []
+    positions: list[str | None] = []
+    url = f"/prefixes/{block.id}"
+    while url:
+        page = fetch(client, url)
+        assert re.search(r'data-testid="free-count">([^<]+)<', page).group(1).split()[-1] == "25"
+        listed = re.search(r'data-testid="free-blocks">(.*?)</ul>', page, re.DOTALL).group(1)
+        seen += re.findall(r"<li>([^<]+)</li>", listed)
+        found = re.search(r'data-testid="free-pager">\s*<span class="text-muted">([^<]*)</span>', page)
+        positions.append(found.group(1) if found else None)
+        following = re.search(r'href="([^"]+)" data-testid="free-next"', page)
+        url = following.group(1).replace("&amp;", "&") if following else ""
+    assert seen == expected
+    # The first page knows where it lies (nothing before it); the second, with 20 before it, too; none the total.
+    assert positions[0] is not None and "1–20" in positions[0] and "25" in positions[0]
+    assert positions[1] is not None and "21–32" in positions[1]
 
 
 # -- 10. where an imported record comes from -------------------------------------------------------------------
