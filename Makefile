@@ -14,7 +14,7 @@ export V6BEIAN_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 # the LDAP tests start their own slapd, the readiness tests their own Redis; the backup test uses pg_dump/pg_restore.
 TEST_DEBIAN_PACKAGES := chromium slapd ldap-utils redis-server postgresql-client
 
-.PHONY: help install run serve ldap-demo test test-deps postgres bench fuzz mutation lint i18n i18n-compile clean
+.PHONY: help install run serve ldap-demo test test-deps postgres bench loadtest fuzz mutation lint i18n i18n-compile clean
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://$(HOST):$(PORT)"
@@ -22,6 +22,7 @@ help:
 	@echo "make test   - install what the tests need and run them on SQLite and PostgreSQL"
 	@echo "make ldap-demo - a local OpenLDAP with demo regulator staff, to try the directory sign-in"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make loadtest - Locust: 50 users for 3 minutes against gunicorn on PostgreSQL with a 1M-prefix registry"
 	@echo "make fuzz   - schemathesis against the API on SQLite and PostgreSQL (a few minutes)"
 	@echo "make mutation - mutmut over the permission, sign-in, registry and import-planning code (28 min a run)"
 	@echo "make lint   - ruff check and format check"
@@ -111,6 +112,11 @@ test: test-deps i18n-compile postgres
 
 bench: i18n-compile postgres
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Locust against gunicorn (4 workers) and the job worker on a fresh PostgreSQL database (bench/loadtest/run.py);
+# LOADTEST_USERS, LOADTEST_DURATION, LOADTEST_PREFIXES, LOADTEST_IMPORT_ROWS make it smaller.
+loadtest: i18n-compile postgres
+	$(BIN)/python -m bench.loadtest.run
 
 # schemathesis against the OpenAPI document with a regulator administrator's and a carrier's token, on SQLite and
 # PostgreSQL (a few minutes); fails on any 5xx. FUZZ_MAX_EXAMPLES (default 100) per operation, token and database.
