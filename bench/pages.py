@@ -33,14 +33,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import netaddr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app
-from bench.allocation import SECRET, build, percentile, signed_in_client
+from bench.allocation import SECRET, build, percentile, signed_in_client, vacuum
 from core import migrate
 from core.extensions import db
+from core.policy import OPERATOR
 from ipam.models import Prefix, from_key, to_key
 from ipam.queries import (
     cell_block_counts,
@@ -51,7 +52,7 @@ from ipam.queries import (
     tree_children,
 )
 from ipam.space import Net, format_net, free_per_cell
-from tests.support import fresh_database
+from tests.support import csrf_token_in, fresh_database
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").split(",")]
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
@@ -60,6 +61,7 @@ BUDGET = float(os.environ.get("BENCH_BUDGET", "4"))  # seconds a row samples for
 IPSET_MAX = int(os.environ.get("BENCH_IPSET_MAX", "100000"))  # children up to which IPSet is timed (see above)
 TARGET_MS = 1000.0
 PAGE = 50  # the children table's page (ipam.views.PAGE)
+ENTERPRISE_SHARE = 50  # at the largest size, an enterprise holds one child in 50 (20,000 of a million)
 FREE_PAGE = 20  # the free-block list's page (ipam.views.FREE_PAGE)
 
 
@@ -83,6 +85,12 @@ def in_session(work: Callable[..., object], *args: object) -> Callable[[], objec
             work(session, *args)
 
     return run
+
+
+def fetch(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.location)
+    return response.get_data(as_text=True)
 
 
 def open_page(client, url: str) -> Callable[[], object]:  # type: ignore[no-untyped-def]
@@ -247,6 +255,70 @@ def time_page(size: int, backend: str, client, parent_id: int) -> None:  # type:
     report(size, backend, "utilization", measure(in_session(utilization_now, parent_id)), baseline=by_children)
 
 
+# -- an enterprise's own lists --------------------------------------------------------------------------------
+
+
+def enterprise_world(parent_id: int) -> tuple[str, str]:
+    """At the largest size: one enterprise holding every ENTERPRISE_SHARE-th child (by id: spread over the
+    address space), a large holder a third of the rest and a small one a few hundred, all set with one UPDATE
+    each; the enterprise's subnets inside a hundred of its blocks and its blocks inside another holder's. Returns
+    the enterprise user's password and an API token."""
+    import secrets
+
+    from accounts import operations as accounts_ops
+    from ipam.operations import AllocationRequest, allocate_prefixes
+
+    with db.session_scope() as session:
+        holders = {
+            code: accounts_ops.create_organization(
+                session, actor=OPERATOR, kind="enterprise", code=f"bench-{code}", name=f"基准{code}"
+            )
+            for code in ("ent", "large", "small", "other")
+        }
+        session.flush()
+        for code, condition in (
+            ("large", Prefix.id % 3 == 1),
+            ("small", Prefix.id % 2000 == 9),
+            ("other", Prefix.id % ENTERPRISE_SHARE == 8),
+            ("ent", Prefix.id % ENTERPRISE_SHARE == 7),
+        ):
+            session.execute(
+                update(Prefix).where(Prefix.parent_id == parent_id, condition).values(holder_id=holders[code].id)
+            )
+        for code, kind, length in (("ent", "subnet", 64), ("other", "subnet", 56)):
+            for block in session.scalars(
+                select(Prefix).where(Prefix.holder_id == holders[code].id).order_by(Prefix.id).limit(100)
+            ):
+                allocate_prefixes(session, block, AllocationRequest(length, 2, kind=kind), holder=holders["ent"],
+                                  actor=OPERATOR)  # fmt: skip
+        password = secrets.token_urlsafe(16)
+        user = accounts_ops.create_user(session, actor=OPERATOR, username="bench-ent", organization=holders["ent"],
+                                        role="enterprise", password=password)  # fmt: skip
+        _, token = accounts_ops.create_token(session, user, name="bench", days=1, read_only=True, actor=OPERATOR)
+    assert db.engine is not None
+    vacuum(db.engine)
+    return password, token
+
+
+def time_enterprise(size: int, backend: str, app) -> None:  # type: ignore[no-untyped-def]
+    """The enterprise's prefix list (its tree's roots) and its API list (what it holds or handed out). Outside
+    the other pages' application context: the signed-in user is kept in it, and would be the regulator's."""
+    with app.app_context(), db.session_scope() as session:
+        parent_id = session.scalar(select(Prefix.id).where(Prefix.parent_id.is_(None)).order_by(Prefix.id.desc()))
+    with app.app_context():
+        password, token = enterprise_world(parent_id)
+    client = app.test_client()
+    signing_in = {"username": "bench-ent", "password": password, "csrf_token": csrf_token_in(fetch(client, "/login"))}
+    assert client.post("/login", data=signing_in).status_code == 302
+    report(size, backend, "enterprise prefix list page", measure(open_page(client, "/prefixes")))
+
+    def api_list() -> None:
+        response = client.get("/api/v1/prefixes?limit=50", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200 and len(response.get_json()["items"]) == 50, response.status_code
+
+    report(size, backend, "enterprise API prefix list", measure(api_list))
+
+
 def main() -> None:
     rng = random.Random(42)
     header()
@@ -266,6 +338,7 @@ def main() -> None:
                         with db.session_scope() as session:
                             parent = session.get(Prefix, parent_id).net
                         time_zoom(size, backend, client, parent, parent_id)
+                time_enterprise(SIZES[-1], backend, app)
                 assert db.engine is not None
                 db.engine.dispose()
 

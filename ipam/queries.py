@@ -14,6 +14,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     exists,
     func,
     literal,
@@ -44,9 +45,15 @@ def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
     stmt = select(Prefix)
     if user is None or policy.can(user, AccountAction.OVERSEE_ALL):
         return stmt
-    parent = aliased(Prefix)
-    return stmt.outerjoin(parent, Prefix.parent_id == parent.id).where(
-        or_(Prefix.holder_id == user.organization_id, parent.holder_id == user.organization_id)
+    # "Handed out" is a parent among the organization's holdings (one set, hashed once), not a join to each
+    # row's parent: the join made PostgreSQL guess from the holdings' count how many rows a holder sees, and a
+    # carrier holding one block with a million customers had them all read and sorted for a page of 50.
+    held = aliased(Prefix)
+    return stmt.where(
+        or_(
+            Prefix.holder_id == user.organization_id,
+            Prefix.parent_id.in_(select(held.id).where(held.holder_id == user.organization_id)),
+        )
     )
 
 
@@ -120,19 +127,32 @@ def tree_roots(user: User | None) -> Select[tuple[Prefix]]:
     if _oversees(user):
         return select(Prefix).where(Prefix.parent_id.is_(None))
     assert user is not None
-    organization_id = user.organization_id
-    parent = aliased(Prefix)
-    # A root is held by the organization (else its parent, which handed it out, is visible) under a parent that
-    # is not; the containment test then runs on those few rows only.
-    return (
-        select(Prefix)
-        .outerjoin(parent, Prefix.parent_id == parent.id)
-        .where(
-            Prefix.holder_id == organization_id,
-            or_(parent.id.is_(None), parent.holder_id.is_(None), parent.holder_id != organization_id),
-            ~_held_ancestor(organization_id),
-        )
+    # A root is held by the organization (else its parent, which handed it out, is visible) with no held
+    # ancestor. Each held prefix climbs its parent chain until it meets one held by the organization or passes
+    # the top: one primary-key step per level, so the cost grows with the holdings and the tree's depth, where
+    # testing containment against every other held prefix grew with the square of the holdings.
+    return select(Prefix).where(Prefix.id.in_(_unheld_above(user.organization_id)))
+
+
+def _unheld_above(organization_id: int) -> Select[tuple[int]]:
+    """Ids of the prefixes held by the organization none of whose ancestors it holds.
+
+    Each climbs one ancestor a step: ``above`` is the next ancestor's id, 0 past the top (a root), -1 at one the
+    organization holds. The step is a scalar lookup by primary key, not a join: a join let PostgreSQL read the
+    whole table into a hash on a guess of how many steps there are."""
+    held, ancestor = aliased(Prefix), aliased(Prefix)
+    climb = (
+        select(held.id.label("id"), func.coalesce(held.parent_id, 0).label("above"))
+        .where(held.holder_id == organization_id)
+        .cte("climb", recursive=True)
     )
+    step = (
+        select(case((ancestor.holder_id == organization_id, -1), else_=func.coalesce(ancestor.parent_id, 0)))
+        .where(ancestor.id == climb.c.above)
+        .scalar_subquery()
+    )
+    climb = climb.union_all(select(climb.c.id, step).where(climb.c.above > 0))
+    return select(climb.c.id).where(climb.c.above == 0)
 
 
 def tree_children(user: User | None, prefix: Prefix) -> Select[tuple[Prefix]]:

@@ -198,6 +198,67 @@ def test_a_level_pages_through_every_child_in_address_order_on_the_page_and_in_t
         assert seen == [p.network for p in expected]
 
 
+@pytest.fixture
+def nested(db: Session, registry: dict[str, Any]) -> dict[str, Any]:
+    """The registry with holdings inside holdings: the factory's own /56 and /64s below its subnets and its /48,
+    a /56 of its own inside the shop's /48, and a /48 of the carrier's inside the allocator's /40."""
+    factory, shop, carrier = registry["factory"], registry["shop"], registry["carrier"]
+    (inner,) = allocate_prefixes(db, registry["subnets"][0], AllocationRequest(72, kind="subnet"), holder=factory,
+                                 actor=OPERATOR)  # fmt: skip
+    allocate_prefixes(db, registry["shop_site"], AllocationRequest(56, 1, kind="subnet"), holder=shop, actor=OPERATOR)
+    (inside_shop,) = allocate_prefixes(db, registry["shop_site"], AllocationRequest(56, kind="subnet"),
+                                       holder=factory, actor=OPERATOR)  # fmt: skip
+    allocate_prefixes(db, inside_shop, AllocationRequest(64, 2, kind="subnet"), holder=shop, actor=OPERATOR)
+    (back,) = allocate_prefixes(db, registry["idc"], AllocationRequest(48), holder=carrier, actor=OPERATOR)
+    allocate_prefixes(db, back, AllocationRequest(56, kind="subnet"), holder=factory, actor=OPERATOR)
+    db.flush()
+    return {**registry, "inner": inner, "inside_shop": inside_shop, "back": back}
+
+
+def visible_by_policy(db: Session, user: User) -> set[str]:
+    """The oracle: every prefix the policy lets ``user`` see, one by one."""
+    from core import policy
+    from ipam.permissions import Action
+
+    return {p.network for p in db.scalars(select(Prefix)) if policy.can(user, Action.VIEW_PREFIX, p)}
+
+
+def roots_by_policy(db: Session, user: User) -> set[str]:
+    """The oracle: visible prefixes none of whose ancestors (up the parent chain) is visible."""
+    visible = visible_by_policy(db, user)
+    roots = set()
+    for prefix in db.scalars(select(Prefix)):
+        above = prefix.parent
+        while above is not None and above.network not in visible:
+            above = above.parent
+        if prefix.network in visible and above is None:
+            roots.add(prefix.network)
+    return roots
+
+
+@pytest.mark.parametrize("who", ["factory_user", "carrier_user", "allocator_user", "shop_user", "regulator"])
+def test_the_list_and_the_tree_show_what_the_policy_lets_each_role_see_with_holdings_inside_holdings(
+    db: Session, create_user: Callable[..., User], nested: dict[str, Any], who: str
+) -> None:
+    users = {**nested, "shop_user": create_user(role="enterprise", organization=nested["shop"])}
+    user = create_user(role="regulator") if who == "regulator" else users[who]
+    listed = {p.network for p in db.scalars(queries.visible_prefixes(user))}
+    assert listed == visible_by_policy(db, user)
+    roots = [p.network for p in db.scalars(queries.tree_roots(user))]
+    assert len(roots) == len(set(roots)) and set(roots) == roots_by_policy(db, user)
+
+
+def test_an_enterprises_roots_are_its_outermost_holdings_wherever_they_lie(db: Session, nested: dict[str, Any]) -> None:
+    # Its /48 (with its subnets and their /72 below it), its /56 in the shop's /48 and its /56 in the carrier's
+    # /48 inside the allocator's /40: each a root once; nothing held inside its own holdings is one.
+    roots = db.scalars(queries.tree_roots(nested["factory_user"]).order_by(Prefix.start, Prefix.prefix_len))
+    assert [p.network for p in roots] == [
+        "2001:db8:1::/48",
+        nested["inside_shop"].network,
+        "2001:db8:100::/56",
+    ]
+
+
 # -- 2. releasing a block with what lies inside it -------------------------------------------------------------
 
 
