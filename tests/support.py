@@ -6,6 +6,10 @@ import contextlib
 import os
 import re
 import resource
+import signal
+import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +114,41 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+@contextlib.contextmanager
+def make_in_terminal(target: str, env: dict[str, str], typescript: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``make target`` as a person runs it: ``script`` gives make a terminal, so ^C (``press_ctrl_c``) reaches the
+    whole foreground group; what it printed goes to ``typescript``. Killed on the way out if still running."""
+    root = Path(__file__).resolve().parent.parent
+    session = subprocess.Popen(
+        ["script", "-qfec", f"make {target}", str(typescript)], cwd=root, env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield session
+    finally:
+        if session.poll() is None:
+            os.killpg(session.pid, signal.SIGKILL)
+
+
+def answer_when_up(url: str, session: subprocess.Popen[bytes], seconds: float, what: str) -> bytes:
+    """The body of ``url``'s first 200 answer, asked until ``session`` has served it for ``seconds`` at most."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 (loopback)
+                if answer.status == 200:
+                    return answer.read()
+        except OSError:
+            pass
+        assert session.poll() is None and time.monotonic() < deadline, f"{what} did not start"
+        time.sleep(0.2)
+
+
+def press_ctrl_c(session: subprocess.Popen[bytes]) -> None:
+    """^C on the terminal, then wait for everything to end."""
+    assert session.stdin is not None
+    session.stdin.write(b"\x03")
+    session.stdin.flush()
+    session.wait(timeout=30)
