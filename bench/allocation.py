@@ -108,6 +108,13 @@ def list_available(parent_id: int) -> Callable[[], object]:
     return run
 
 
+def prepared_app(url: str):  # type: ignore[no-untyped-def]
+    """The schema in the fresh database ``url``, the app on it, and a client signed in as a regulator."""
+    migrate.upgrade(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"})
+    return app, signed_in_client(app)
+
+
 def signed_in_client(app):  # type: ignore[no-untyped-def]
     """A test client signed in as a regulator, to time the pages a person opens."""
     import secrets
@@ -146,9 +153,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in DATABASES:
             with fresh_database(backend, Path(tmp)) as url:
-                migrate.upgrade(url)
-                app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"})
-                client = signed_in_client(app)
+                app, client = prepared_app(url)
                 with app.app_context():
                     parent_id, seconds = build("2001:db8::/32", BASELINE_CHILDREN, random.Random(7))
                     ours = timed(allocate_once(parent_id, Strategy.FIRST_FIT), SAMPLES)

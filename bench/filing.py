@@ -49,9 +49,7 @@ from sqlalchemy.orm import Session
 from accounts import operations as accounts_ops
 from accounts.models import Organization, User
 from accounts.validators import uscc_check_character
-from app import create_app
-from bench.allocation import open_page, percentile, signed_in_client, timed, vacuum
-from core import migrate
+from bench.allocation import open_page, percentile, prepared_app, timed, vacuum
 from core.db import bulk_insert
 from core.extensions import db
 from core.policy import OPERATOR
@@ -470,9 +468,7 @@ def line(backend: str, what: str, samples: Sequence[float], baseline: float | No
 
 
 def measure(backend: str, url: str, rng: random.Random) -> list[Outcome]:
-    migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"})
-    client = signed_in_client(app)
+    app, client = prepared_app(url)
     outcomes: list[Outcome] = []
     with app.app_context():
         world = build(rng)

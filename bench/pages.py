@@ -37,9 +37,7 @@ from sqlalchemy import select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app
-from bench.allocation import SECRET, build, percentile, signed_in_client, vacuum
-from core import migrate
+from bench.allocation import build, percentile, prepared_app, vacuum
 from core.extensions import db
 from core.policy import OPERATOR
 from ipam.models import Prefix, from_key, to_key
@@ -325,9 +323,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in DATABASES:
             with fresh_database(backend, Path(tmp)) as url:
-                migrate.upgrade(url)
-                app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING"})
-                client = signed_in_client(app)
+                app, client = prepared_app(url)
                 with app.app_context():
                     for index, size in enumerate(SIZES):
                         parent_text = f"2001:{index + 1:x}000::/20"
