@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support import BACKENDS, fresh_database
 
 CHROMIUM = "/usr/bin/chromium"
+# `make test` runs every module at once on every core: a page that answers in a second alone may take several
+# then (an allocation's redirect on PostgreSQL once took more than Playwright's default 5 s).
+expect.set_options(timeout=15_000)
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
