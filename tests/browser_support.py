@@ -1,23 +1,26 @@
-"""The browser tests' world: a live server per database and test module (each module starts from the demo data
-as `make run` loads it: migrate, load the demo, serve, with the import worker beside it), and Debian's chromium
-driven by Playwright. The fixtures are registered in tests/conftest.py for every browser test module."""
+"""The browser tests' world: a live server per database and test module (each module starts from a copy of the
+demo data as `make run` loads it: migrate, load the demo, serve, with the import worker beside it), and Debian's
+chromium driven by Playwright. The fixtures are registered in tests/conftest.py for every browser test module."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support import BACKENDS, fresh_database
+from tests.support import BACKENDS, copy_of_database, fresh_database
 
 CHROMIUM = "/usr/bin/chromium"
 # `make test` runs every module at once on every core: a page that answers in a second alone may take several
@@ -45,15 +48,54 @@ def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+@dataclass(frozen=True)
+class PreparedDemo:
+    """A database with the demo loaded as `make run` loads it (migrated, `flask demo`) and its instance folder."""
+
+    url: str
+    instance: Path
+    logins: dict[str, dict]
+
+
+@pytest.fixture(scope="session")
+def prepared_demos(tmp_path_factory: pytest.TempPathFactory, directory) -> Iterator[Callable[[str], PreparedDemo]]:
+    """The demo prepared once per database and test process; each module's live server starts from a copy.
+
+    Migrating and loading the demo in every browser module's server took 8-22 s each under `make test`'s load.
+    """
+    prepared: dict[str, PreparedDemo] = {}
+    with contextlib.ExitStack() as stack:
+
+        def demo_for(backend: str) -> PreparedDemo:
+            if backend not in prepared:
+                folder = tmp_path_factory.mktemp(f"demo-{backend}")
+                url = stack.enter_context(fresh_database(backend, folder))
+                env = _server_env(directory, url, folder / "instance")
+                flask(env, "db", "upgrade")
+                logins = {row["role"]: row for row in json.loads(flask(env, "demo", "--json"))}
+                prepared[backend] = PreparedDemo(url, folder / "instance", logins)
+            return prepared[backend]
+
+        yield demo_for
+
+
+def _server_env(directory, url: str, instance: Path) -> dict[str, str]:
+    ldap_env = {key: str(value) for key, value in directory.settings().items()}
+    env = {**os.environ, **ldap_env, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(instance)}
+    env.pop("V6BEIAN_LANGUAGE", None)
+    return env
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, directory) -> Iterator[dict]:
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, directory, prepared_demos
+) -> Iterator[dict]:
+    demo = prepared_demos(request.param)
     folder = tmp_path_factory.mktemp(f"live-{request.param}")
-    with fresh_database(request.param, folder) as url:
-        ldap_env = {key: str(value) for key, value in directory.settings().items()}
-        env = {**os.environ, **ldap_env, "DATABASE_URL": url, "V6BEIAN_INSTANCE": str(folder / "instance")}
-        env.pop("V6BEIAN_LANGUAGE", None)
-        flask(env, "db", "upgrade")
-        logins = {row["role"]: row for row in json.loads(flask(env, "demo", "--json"))}
+    shutil.copytree(demo.instance, folder / "instance")
+    with copy_of_database(request.param, demo.url, folder) as url:
+        env = _server_env(directory, url, folder / "instance")
+        logins = demo.logins
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],

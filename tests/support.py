@@ -7,6 +7,7 @@ import os
 import re
 import resource
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -62,6 +63,31 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def copy_of_database(backend: str, source_url: str, directory: Path) -> Iterator[str]:
+    """A copy of the database at ``source_url`` (which nobody is connected to), removed afterwards; yields its
+    URL. PostgreSQL copies it as a template, SQLite with its backup API."""
+    with fresh_database(backend, directory) as url:
+        if backend == "sqlite":
+            source = sqlite3.connect(make_url(source_url).database)
+            target = sqlite3.connect(make_url(url).database)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+        else:
+            admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            try:
+                with admin.connect() as conn:
+                    name, template = make_url(url).database, make_url(source_url).database
+                    conn.execute(sa.text(f'DROP DATABASE "{name}"'))
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            finally:
+                admin.dispose()
+        yield url
 
 
 def csrf_token_in(html: str) -> str:
