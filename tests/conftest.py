@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from accounts import operations, passwords
@@ -21,8 +24,9 @@ from accounts.models import Organization, User
 from app import create_app
 from core import migrate
 from core.extensions import db as database
+from core.extensions import limiter
 from core.policy import OPERATOR
-from tests.browser_support import browser, live_server, page  # noqa: F401 (the browser tests' shared world)
+from tests.browser_support import browser, live_server, page, prepared_demos  # noqa: F401 (the browser tests' shared world)
 from tests.filing_support import world  # noqa: F401 (a fixture the filing tests share)
 from tests.ldap_server import Directory, start_directory
 from tests.support import BACKENDS, csrf_token_in, fresh_database
@@ -62,18 +66,57 @@ def backend(database_url: str) -> str:
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
-    app = create_app(
+def _test_app(database_url: str, import_dir: Path) -> Flask:
+    return create_app(
         {
             "TESTING": True,
             "DATABASE_URL": database_url,
             "SECRET_KEY": TEST_SECRET,
             "V6BEIAN_LANGUAGE": "zh_CN",
-            "IMPORT_DIR": str(tmp_path / "imports"),
+            "IMPORT_DIR": str(import_dir),
             "IMPORT_JOBS_IMMEDIATE": True,
         }
     )
+
+
+@dataclass(frozen=True)
+class BuiltApp:
+    """An application as it was built, and the shared extensions' state its building left."""
+
+    app: Flask
+    config: dict[str, Any]
+    engine: Engine
+    limiter_state: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def built_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltApp]:
+    """One application per database for the session. Building one (its routes, its API reference) takes about
+    0.1 s, and two thousand tests need one; ``app`` hands it to each test as it was built."""
+    app = _test_app(database_url, tmp_path_factory.mktemp("imports"))
+    assert database.engine is not None
+    built = BuiltApp(app, dict(app.config), database.engine, dict(limiter.__dict__))
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, built_app: BuiltApp, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The application on a transaction that is rolled back after the test. It is the session's, restored to
+    how it was built (settings, the engine, rate-limit state); a test marked ``own_app`` (one that adds routes)
+    gets an application of its own."""
+    import_dir = tmp_path / "imports"
+    if request.node.get_closest_marker("own_app"):
+        app = _test_app(database_url, import_dir)
+    else:
+        app = built_app.app
+        app.config.clear()
+        app.config.update(built_app.config, IMPORT_DIR=str(import_dir))
+        import_dir.mkdir()
+        # Another test may have built an application of its own, which re-pointed the shared extensions.
+        database.engine = built_app.engine
+        limiter.__dict__.update(built_app.limiter_state)
+        limiter.reset()
     app.instance_path = str(tmp_path / "instance")
     engine = database.engine
     assert engine is not None
@@ -86,7 +129,8 @@ def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
     finally:
         outer.rollback()
         connection.close()
-        engine.dispose()
+        if app is not built_app.app:
+            engine.dispose()
 
 
 @pytest.fixture

@@ -132,6 +132,7 @@ def test_json_errors_carry_a_code_and_a_message(client: FlaskClient, login_as) -
     assert error["code"] and error["message"]
 
 
+@pytest.mark.own_app
 def test_a_form_re_rendered_with_errors_commits_nothing(app: Flask, db: Session) -> None:
     """The request commits only when its operation succeeded: a 200 with form errors rolls back."""
     from wtforms import StringField

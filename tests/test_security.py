@@ -98,6 +98,7 @@ def failing_app(app: Flask) -> Flask:
     return app
 
 
+@pytest.mark.own_app
 def test_unexpected_errors_show_no_traceback(failing_app: Flask, login_as, client: FlaskClient) -> None:
     login_as("regulator")
     api = client.get("/api/v1/_boom")

@@ -170,6 +170,7 @@ def test_one_carriers_import_cannot_touch_another_carriers_blocks(
     assert db.get(Prefix, world["site"].id) is not None and db.get(Prefix, world["downstream"].id) is not None
 
 
+@pytest.mark.own_app
 def test_a_route_without_a_rule_is_refused_at_run_time(app: Flask, client: FlaskClient, login_as) -> None:
     @app.get("/_ruleless")
     def ruleless() -> str:
