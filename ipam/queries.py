@@ -38,10 +38,16 @@ from ipam.permissions import Action
 from ipam.space import Net, Utilization, free_per_cell, parse_net, utilization
 
 MAX_MAP_STEP = 12  # a map's cells are at most 12 bits longer than its block: 4,096 of them
+HOLDINGS_NAMED = 1_000  # an organization's holdings named in its visibility filter (more: a subquery)
 
 
-def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
-    """Prefixes ``user`` may see: everything for regulators, else what its organization holds or handed out."""
+def visible_prefixes(user: User | None, session: Session | None = None) -> Select[tuple[Prefix]]:
+    """Prefixes ``user`` may see: everything for regulators, else what its organization holds or handed out.
+
+    With ``session`` the organization's holdings are read first and named in the statement (when there are at
+    most ``HOLDINGS_NAMED``), which lets PostgreSQL estimate the children of those very prefixes; without it (or
+    with more) the statement asks for them itself.
+    """
     stmt = select(Prefix)
     if user is None or policy.can(user, AccountAction.OVERSEE_ALL):
         return stmt
@@ -49,12 +55,16 @@ def visible_prefixes(user: User | None) -> Select[tuple[Prefix]]:
     # row's parent: the join made PostgreSQL guess from the holdings' count how many rows a holder sees, and a
     # carrier holding one block with a million customers had them all read and sorted for a page of 50.
     held = aliased(Prefix)
-    return stmt.where(
-        or_(
-            Prefix.holder_id == user.organization_id,
-            Prefix.parent_id.in_(select(held.id).where(held.holder_id == user.organization_id)),
-        )
-    )
+    holdings: Any = select(held.id).where(held.holder_id == user.organization_id)
+    if session is not None:
+        # Asked as a subquery, PostgreSQL credits each holding with the average parent's children (100,000 at a
+        # million prefixes under ten parents): an enterprise holding 500 leaves then looked like half the
+        # registry, and its page walked the address index for its rows (1.5 s under load) rather than fetching
+        # its 500 and sorting them (2 ms). Named ids are estimated from the statistics of each.
+        named = list(session.scalars(holdings.limit(HOLDINGS_NAMED + 1)))
+        if len(named) <= HOLDINGS_NAMED:
+            holdings = named
+    return stmt.where(or_(Prefix.holder_id == user.organization_id, Prefix.parent_id.in_(holdings)))
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class PrefixFilter:
 
 
 def filtered(user: User | None, flt: PrefixFilter, session: Session) -> Select[tuple[Prefix]]:
-    stmt = visible_prefixes(user)
+    stmt = visible_prefixes(user, session)
     if flt.within is not None:
         stmt = stmt.where(
             Prefix.family == flt.within.family,
