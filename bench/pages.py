@@ -44,13 +44,14 @@ from ipam import queries as ipam_queries
 from ipam.models import Prefix, from_key, to_key
 from ipam.queries import (
     cell_block_counts,
+    cell_child_counts,
     encode_cursor,
     free_block_page,
     prefix_utilization,
     space_map,
     tree_children,
 )
-from ipam.space import Net, format_net, free_per_cell
+from ipam.space import Net, addresses_per_cell, format_net
 from tests.support import csrf_token_in, fresh_database
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").split(",")]
@@ -107,10 +108,15 @@ def map_now(session, parent_id: int, length: int) -> None:  # type: ignore[no-un
     space_map(session, session.get(Prefix, parent_id), length)
 
 
-def map_counted(session, parent_id: int, length: int, grouped: bool) -> None:  # type: ignore[no-untyped-def]
-    """The free blocks counted one way or the other, whichever the database would pick."""
+def map_counted(session, parent_id: int, length: int, way: str) -> None:  # type: ignore[no-untyped-def]
+    """The free blocks grouped or counted per cell, or the children grouped per cell, whichever way the database
+    would pick."""
     net = session.get(Prefix, parent_id).net
-    free_per_cell(net, length, cell_block_counts(session, parent_id, net, length, grouped=grouped))
+    if way == "children":
+        counts = cell_child_counts(session, parent_id, net, length)
+    else:
+        counts = cell_block_counts(session, parent_id, net, length, grouped=way == "grouped")
+    addresses_per_cell(net, length, counts)
 
 
 def map_before(session, parent_id: int, length: int) -> None:  # type: ignore[no-untyped-def]
@@ -208,12 +214,16 @@ def time_map(size: int, backend: str, client, parent_id: int) -> None:  # type: 
     for length in (28, 32):
         before = measure(in_session(map_before, parent_id, length))
         report(size, backend, f"map /{length}, before (children)", before, target=False)
-        for grouped, way in ((True, "GROUP BY cell key"), (False, "counted key ranges")):
+        for way, label in (
+            ("grouped", "free blocks grouped"),
+            ("counted", "free blocks counted"),
+            ("children", "children grouped"),
+        ):
             report(
                 size,
                 backend,
-                f"map /{length}, {way}",
-                measure(in_session(map_counted, parent_id, length, grouped)),
+                f"map /{length}, {label}",
+                measure(in_session(map_counted, parent_id, length, way)),
                 target=False,
             )
         report(size, backend, f"map /{length}, now", measure(in_session(map_now, parent_id, length)), baseline=before)

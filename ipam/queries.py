@@ -35,7 +35,7 @@ from ipam import freespace
 from ipam.choices import ClaimAction
 from ipam.models import ADDRESS_BYTES, FreeBlock, Prefix, PrefixClaim, from_key, to_key
 from ipam.permissions import Action
-from ipam.space import Net, Utilization, free_per_cell, parse_net, utilization
+from ipam.space import Net, Utilization, addresses_per_cell, parse_net, utilization
 
 MAX_MAP_STEP = 12  # a map's cells are at most 12 bits longer than its block: 4,096 of them
 HOLDINGS_NAMED = 1_000  # an organization's holdings named in its visibility filter (more: a subquery)
@@ -408,13 +408,13 @@ def cell_block_counts(
     grouped: bool | None = None,
 ) -> list[tuple[int, int, int]]:
     """(cell start, block length, count) of the free blocks of a parent (``net``) in the /length cells of
-    ``within`` (a block of it; all of it by default), for ``free_per_cell``. No free block may hold all of
+    ``within`` (a block of it; all of it by default), for ``addresses_per_cell``. No free block may hold all of
     ``within`` (that one would start before its first cell).
 
-    PostgreSQL groups the blocks by their leading key bytes faster (a parallel hash aggregate: 0.9 s against
-    1.5-1.9 s for the counted ranges at a million children); SQLite counts key ranges faster (0.8-1.0 s against
-    5.5-8.9 s): bench/pages.py. ``grouped`` overrides the choice (for the benchmark). Zoomed into a block, both
-    read only the blocks inside it: a range of the free-space key per length."""
+    Grouped by their leading key bytes (a hash aggregate, PostgreSQL's default) or counted per cell and length
+    in key ranges (SQLite's: 0.8-1.0 s against 5.5-8.9 s grouped at a million children): bench/pages.py.
+    ``grouped`` overrides the choice (for the benchmark). Zoomed into a block, both read only the blocks inside
+    it: a range of the free-space key per length."""
     if grouped is None:
         grouped = session.get_bind().dialect.name == "postgresql"
     region = within or net
@@ -438,6 +438,28 @@ def cell_block_counts(
     return [(from_key(key) << shift, n, count) for key, n, count in rows]
 
 
+def cell_child_counts(session: Session, parent_id: int, net: Net, length: int, *, within: Net | None = None) -> Any:
+    """(cell start, child length, count) of a parent's (``net``) children in the /length cells of ``within`` (a
+    block of it; all of it by default), for ``addresses_per_cell``: the used addresses, where the free-space
+    index gives the free ones. No child may hold more than all of ``within`` (it would start before its first
+    cell)."""
+    region = within or net
+    key_bytes = (8 * ADDRESS_BYTES - region.width + length + 7) // 8
+    cell_key = func.substr(Prefix.start, 1, key_bytes)
+    stmt = select(cell_key, Prefix.prefix_len, func.count()).where(Prefix.parent_id == parent_id)
+    if region != net:
+        stmt = stmt.where(
+            Prefix.prefix_len >= region.length,
+            Prefix.start >= to_key(region.start),
+            Prefix.start <= to_key(region.last),
+        )
+    shift = 8 * (ADDRESS_BYTES - key_bytes)
+    return [
+        (from_key(key) << shift, n, count)
+        for key, n, count in session.execute(stmt.group_by(cell_key, Prefix.prefix_len))
+    ]
+
+
 def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) -> dict[int, tuple[int, str]]:
     """The child holding all of each of ``cells`` that has one, as (id, kind) by the cell's start. Only cells
     without a free address can have one, so the map asks for those alone."""
@@ -447,22 +469,37 @@ def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) ->
     return {cells[i].start: (child_id, kind) for i, child_id, kind in rows}
 
 
+def _free_per_cell(session: Session, prefix: Prefix, region: Net, length: int) -> list[int]:
+    """Free addresses in each /length cell of ``region`` (all of ``prefix`` or a block inside it).
+
+    Counted from whichever of the prefix's two lists the database reads faster: PostgreSQL groups the children
+    by their cell (0.3 s at a million random /48 children, which leave 14 million free blocks to group in 1.9 s),
+    SQLite counts ranges of the free-space key per cell (0.8-1.0 s; grouping took it 5.5-8.9 s): bench/pages.py."""
+    net = prefix.net
+    size = 1 << (region.width - length)
+    cells = 1 << (length - region.length)
+    if freespace.containing_block(session, prefix.id, net, region) is not None:  # all of it free
+        return [size] * cells
+    if session.get_bind().dialect.name != "postgresql":
+        return addresses_per_cell(region, length, cell_block_counts(session, prefix.id, net, length, within=region))
+    if region != net and _children_filling(session, prefix.id, [region]):  # one child holds all of it
+        return [0] * cells
+    used = addresses_per_cell(region, length, cell_child_counts(session, prefix.id, net, length, within=region))
+    return [size - used_here for used_here in used]
+
+
 def space_map(session: Session, prefix: Prefix, length: int, within: Net | None = None) -> list[MapCell]:
     """The /length blocks of ``within`` (a block inside ``prefix``; all of it by default) and how much of each
     is used: the grid a carrier reads at a glance, and zooms into a cell of.
 
-    Summarized from the free-space index, counted per cell and length by the database: no child is read but
-    one per cell it fills wholly (to link it, and to tell reserved cells), found by a probe per fully used cell."""
+    Summarized by the database, counted per cell and length: no child is read but one per cell it fills wholly
+    (to link it, and to tell reserved cells), found by a probe per fully used cell."""
     net = prefix.net
     region = within or net
     if not (net.contains(region) and region.length <= length <= min(region.width, region.length + MAX_MAP_STEP)):
         raise ValueError("map block or length out of range")
-    step_bits = region.width - length
-    size = 1 << step_bits
-    if freespace.containing_block(session, prefix.id, net, region) is not None:  # all of it free
-        free = [size] * (1 << (length - region.length))
-    else:
-        free = free_per_cell(region, length, cell_block_counts(session, prefix.id, net, length, within=region))
+    size = 1 << (region.width - length)
+    free = _free_per_cell(session, prefix, region, length)
     cells = list(region.subnets(length))
     filled = _children_filling(
         session, prefix.id, [cell for cell, free_here in zip(cells, free, strict=True) if not free_here]

@@ -249,15 +249,15 @@ def utilization(parent: Net, child_lengths: Iterable[tuple[int, int]], unit_leng
     return Utilization(parent.size, used, unit_length, parent.width, parent.length)
 
 
-def free_per_cell(parent: Net, length: int, free: Iterable[tuple[int, int, int]]) -> list[int]:
-    """Free addresses in each /``length`` cell of ``parent``, in address order, from its maximal aligned free
-    blocks given as (address, block length, count): ``count`` free blocks of that length in the cell holding
-    ``address`` (a block wider than a cell comes alone, at its start). The blocks are aligned, so each lies
-    inside one cell or covers whole cells: counts per cell and length (what a database can count in its
-    free-space key) lose nothing, and no child is read."""
+def addresses_per_cell(parent: Net, length: int, blocks: Iterable[tuple[int, int, int]]) -> list[int]:
+    """The addresses of disjoint aligned ``blocks`` in each /``length`` cell of ``parent``, in address order: its
+    maximal free blocks (free addresses) or its children (used ones), given as (address, block length, count):
+    ``count`` blocks of that length in the cell holding ``address`` (a block wider than a cell comes alone, at its
+    start, and lies inside ``parent``). The blocks are aligned, so each lies inside one cell or covers whole cells:
+    counts per cell and length (what a database can count in a key) lose nothing."""
     step_bits = parent.width - length
     cells = [0] * (1 << (length - parent.length))
-    for address, block_length, count in free:
+    for address, block_length, count in blocks:
         first = (address - parent.start) >> step_bits
         if block_length >= length:
             cells[first] += count << (parent.width - block_length)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from core.policy import OPERATOR
 from ipam.models import Prefix
 from ipam.operations import AllocationRequest, add_prefix, allocate_prefixes
-from ipam.queries import cell_block_counts, get_prefix, space_map
-from ipam.space import Net, enclosing_blocks, format_net, free_blocks, free_per_cell, parse_net
+from ipam.queries import cell_block_counts, cell_child_counts, get_prefix, space_map
+from ipam.space import Net, addresses_per_cell, enclosing_blocks, format_net, free_blocks, parse_net
 from tests.querycount import count_statements
 from tests.test_space import ipset, trees
 
@@ -38,7 +38,7 @@ def test_free_per_cell_counts_the_free_addresses_of_each_cell(tree: tuple[Net, l
     parent, children = tree
     length = min(parent.width, parent.length + finer)
     blocks = [(b.start, b.length, 1) for b in free_blocks(parent, children)]
-    assert free_per_cell(parent, length, blocks) == oracle(parent, length, children)
+    assert addresses_per_cell(parent, length, blocks) == oracle(parent, length, children)
 
 
 @given(trees(), st.integers(0, 6))
@@ -51,7 +51,23 @@ def test_free_per_cell_needs_only_a_count_per_cell_and_length(tree: tuple[Net, l
         (blocks[0].start, blocks[0].length, len(blocks))
         for blocks in (list(g) for _, g in groupby(sorted(free_blocks(parent, children), key=cell_of), cell_of))
     ]
-    assert free_per_cell(parent, length, grouped) == oracle(parent, length, children)
+    assert addresses_per_cell(parent, length, grouped) == oracle(parent, length, children)
+
+
+@given(trees(), st.integers(0, 6))
+@settings(max_examples=200, deadline=None)
+def test_the_children_counted_per_cell_leave_what_the_free_blocks_count(
+    tree: tuple[Net, list[Net]], finer: int
+) -> None:
+    parent, children = tree
+    length = min(parent.width, parent.length + finer)
+    cell_of = lambda b: (b.start >> (parent.width - length), b.length)  # noqa: E731 (the grouping key)
+    grouped = [
+        (blocks[0].start, blocks[0].length, len(blocks))
+        for blocks in (list(g) for _, g in groupby(sorted(children, key=cell_of), cell_of))
+    ]
+    size = 1 << (parent.width - length)
+    assert [size - used for used in addresses_per_cell(parent, length, grouped)] == oracle(parent, length, children)
 
 
 def _registry(db: Session, parent: str, children: list[tuple[str, str]]) -> Prefix:
@@ -152,14 +168,29 @@ def test_a_zoomed_map_counts_each_cell_of_its_block_exactly(db: Session) -> None
             assert [round((1 - c.used) * c.net.size) for c in cells] == oracle(block, length, children), block
 
 
-@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "counted"])
-def test_both_ways_of_counting_a_zoomed_block_agree_with_netaddr(db: Session, grouped: bool) -> None:
+def test_a_map_inside_one_child_is_all_used(db: Session) -> None:
+    top = _registry(db, "2001:db8::/32", [("2001:db8:100::/40", "allocation"), ("2001:db8:200::/44", "reserved")])
+    for block in (parse_net("2001:db8:100::/44"), parse_net("2001:db8:200::/44"), parse_net("2001:db8:210::/44")):
+        cells = space_map(db, top, block.length + 4, within=block)
+        expected = oracle(block, block.length + 4, [parse_net("2001:db8:100::/40"), parse_net("2001:db8:200::/44")])
+        assert [round((1 - c.used) * c.net.size) for c in cells] == expected, block
+
+
+@pytest.mark.parametrize("way", ["grouped", "counted", "children"])
+def test_every_way_of_counting_a_zoomed_block_agrees_with_netaddr(db: Session, way: str) -> None:
     parent = parse_net("2001:db8::/32")
     children = _random_children(parent, random.Random(7), 40)
     top = _registry(db, format_net(parent), [(format_net(c), "allocation") for c in children])
-    for block in parent.subnets(35):
-        counts = cell_block_counts(db, top.id, parent, block.length + 6, within=block, grouped=grouped)
-        assert free_per_cell(block, block.length + 6, counts) == oracle(block, block.length + 6, children), block
+    for block in [parent, *parent.subnets(35)]:
+        length = block.length + 6
+        within = None if block == parent else block
+        if way == "children":
+            used = addresses_per_cell(block, length, cell_child_counts(db, top.id, parent, length, within=within))
+            free = [(block.size >> 6) - used_here for used_here in used]
+        else:
+            counts = cell_block_counts(db, top.id, parent, length, within=within, grouped=way == "grouped")
+            free = addresses_per_cell(block, length, counts)
+        assert free == oracle(block, length, children), block
 
 
 def test_a_zoomed_map_links_the_children_that_fill_its_cells_and_tells_reserved_ones(db: Session) -> None:
