@@ -72,6 +72,8 @@ class Prefix(Base):
         CheckConstraint(one_of("default_strategy", Strategy, nullable=True), name="default_strategy"),
         Index("ix_prefix_parent_id_start", "parent_id", "start"),
         Index("ix_prefix_parent_id_prefix_len", "parent_id", "prefix_len"),
+        # A holder's prefixes in address order: its list page is one range of this index.
+        Index("ix_prefix_holder_id_family_start_prefix_len", "holder_id", "family", "start", "prefix_len"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +84,7 @@ class Prefix(Base):
     network: Mapped[str] = mapped_column(CidrType())
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=PrefixStatus.ACTIVE.value)
-    holder_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="RESTRICT"), index=True)
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="RESTRICT"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("prefix.id", ondelete="RESTRICT"))
     usage: Mapped[str | None] = mapped_column(String(24))
     description: Mapped[str | None] = mapped_column(Text)

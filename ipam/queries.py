@@ -66,6 +66,8 @@ def visible_prefixes(user: User | None, session: Session | None = None) -> Selec
             child = aliased(Prefix)
             with_children = select(held.id).where(held.id.in_(ids), exists().where(child.parent_id == held.id))
             holdings = list(session.scalars(with_children)) if ids else []
+            if not holdings:  # nothing handed out: the holder's own range of its index
+                return stmt.where(Prefix.holder_id == user.organization_id)
     return stmt.where(or_(Prefix.holder_id == user.organization_id, Prefix.parent_id.in_(holdings)))
 
 
