@@ -109,12 +109,13 @@ def map_now(session, parent_id: int, length: int) -> None:  # type: ignore[no-un
 
 
 def map_counted(session, parent_id: int, length: int, way: str) -> None:  # type: ignore[no-untyped-def]
-    """The free blocks or the children (``way``: "free-blocks" or "children", then "grouped" or "counted"), grouped
-    by their cell or counted per cell."""
+    """The free blocks grouped or counted per cell, or the children grouped per cell, whichever way the database
+    would pick."""
     net = session.get(Prefix, parent_id).net
-    what, how = way.split()
-    count = cell_child_counts if what == "children" else cell_block_counts
-    counts = count(session, parent_id, net, length, grouped=how == "grouped")
+    if way == "children":
+        counts = cell_child_counts(session, parent_id, net, length)
+    else:
+        counts = cell_block_counts(session, parent_id, net, length, grouped=way == "grouped")
     addresses_per_cell(net, length, counts)
 
 
@@ -213,11 +214,15 @@ def time_map(size: int, backend: str, client, parent_id: int) -> None:  # type: 
     for length in (28, 32):
         before = measure(in_session(map_before, parent_id, length))
         report(size, backend, f"map /{length}, before (children)", before, target=False)
-        for way in ("free-blocks grouped", "free-blocks counted", "children grouped", "children counted"):
+        for way, label in (
+            ("grouped", "free blocks grouped"),
+            ("counted", "free blocks counted"),
+            ("children", "children grouped"),
+        ):
             report(
                 size,
                 backend,
-                f"map /{length}, {way.replace('-', ' ')}",
+                f"map /{length}, {label}",
                 measure(in_session(map_counted, parent_id, length, way)),
                 target=False,
             )

@@ -373,15 +373,6 @@ _COUNTED_PER_CELL = (
 
 # The child holding all of each cell that has one: the child starting last at or before the cell (one probe of
 # the (parent, start) index), kept when it reaches the cell's end.
-# What a map counts in each cell from the children instead: how many of each length start there, one range of
-# the (parent, start) index per cell.
-_CHILDREN_PER_CELL = """counted(i, n, blocks) AS (
-        SELECT cells.i, c.prefix_len, count(*) FROM cells
-        JOIN prefix c ON c.parent_id = :parent_id AND c.start >= cells.lo AND c.start <= cells.hi
-        GROUP BY cells.i, c.prefix_len
-    )
-    SELECT i, n, blocks FROM counted"""
-
 _FILLING_CHILD = """probed(i, hi, child_id) AS (
         SELECT i, hi, (
             SELECT c.id FROM prefix c WHERE c.parent_id = :parent_id AND c.start <= cells.lo
@@ -449,29 +440,12 @@ def cell_block_counts(
     return [(from_key(key) << shift, n, count) for key, n, count in rows]
 
 
-def cell_child_counts(
-    session: Session,
-    parent_id: int,
-    net: Net,
-    length: int,
-    *,
-    within: Net | None = None,
-    grouped: bool | None = None,
-) -> list[tuple[int, int, int]]:
+def cell_child_counts(session: Session, parent_id: int, net: Net, length: int, *, within: Net | None = None) -> Any:
     """(cell start, child length, count) of a parent's (``net``) children in the /length cells of ``within`` (a
     block of it; all of it by default), for ``addresses_per_cell``: the used addresses, where the free-space
     index gives the free ones. No child may hold more than all of ``within`` (it would start before its first
-    cell).
-
-    Grouped by their leading key bytes (PostgreSQL's default: a hash aggregate) or counted in one range of the
-    (parent, start) index per cell (SQLite's, which sorts whatever it groups): ``grouped`` overrides the choice."""
-    if grouped is None:
-        grouped = session.get_bind().dialect.name == "postgresql"
+    cell)."""
     region = within or net
-    if not grouped:
-        cells = list(region.subnets(length))
-        rows = _per_cell_rows(session, _CHILDREN_PER_CELL, parent_id, cells)
-        return [(cells[i].start, n, count) for i, n, count in rows if n >= region.length]
     key_bytes = (8 * ADDRESS_BYTES - region.width + length + 7) // 8
     cell_key = func.substr(Prefix.start, 1, key_bytes)
     stmt = select(cell_key, Prefix.prefix_len, func.count()).where(Prefix.parent_id == parent_id)
@@ -482,8 +456,10 @@ def cell_child_counts(
             Prefix.start <= to_key(region.last),
         )
     shift = 8 * (ADDRESS_BYTES - key_bytes)
-    rows = session.execute(stmt.group_by(cell_key, Prefix.prefix_len))
-    return [(from_key(key) << shift, n, count) for key, n, count in rows]
+    return [
+        (from_key(key) << shift, n, count)
+        for key, n, count in session.execute(stmt.group_by(cell_key, Prefix.prefix_len))
+    ]
 
 
 def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) -> dict[int, tuple[int, str]]:
@@ -498,14 +474,16 @@ def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) ->
 def _free_per_cell(session: Session, prefix: Prefix, region: Net, length: int) -> list[int]:
     """Free addresses in each /length cell of ``region`` (all of ``prefix`` or a block inside it).
 
-    Counted from the children, not from the free blocks: a million random /48 children leave about 14 million
-    maximal free blocks. At a million children PostgreSQL groups the children in 0.37-0.38 s against 2.4-2.5 s
-    for the free blocks; SQLite counts them per cell in SPLITE_FIGURE against 1.1-1.3 s (bench/pages.py)."""
+    Counted from whichever of the prefix's two lists the database reads faster: PostgreSQL groups the children
+    by their cell (0.3 s at a million random /48 children, which leave 14 million free blocks to group in 1.9 s),
+    SQLite counts ranges of the free-space key per cell (0.8-1.0 s; grouping took it 5.5-8.9 s): bench/pages.py."""
     net = prefix.net
     size = 1 << (region.width - length)
     cells = 1 << (length - region.length)
     if freespace.containing_block(session, prefix.id, net, region) is not None:  # all of it free
         return [size] * cells
+    if session.get_bind().dialect.name != "postgresql":
+        return addresses_per_cell(region, length, cell_block_counts(session, prefix.id, net, length, within=region))
     if region != net and _children_filling(session, prefix.id, [region]):  # one child holds all of it
         return [0] * cells
     used = addresses_per_cell(region, length, cell_child_counts(session, prefix.id, net, length, within=region))
