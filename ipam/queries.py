@@ -425,41 +425,37 @@ def cell_block_counts(
         return [
             (cells[i].start, n, count) for i, n, count in _per_cell_rows(session, _COUNTED_PER_CELL, parent_id, cells)
         ]
-    # The cell a block lies in is in the leading bytes of its start key (IPv4 keys lead with 12 zero bytes).
-    key_bytes = (8 * ADDRESS_BYTES - region.width + length + 7) // 8
-    cell_key = func.substr(FreeBlock.start, 1, key_bytes)
-    stmt = select(cell_key, FreeBlock.prefix_len, func.count()).where(FreeBlock.parent_id == parent_id)
-    if region != net:
-        stmt = stmt.where(
-            FreeBlock.prefix_len.in_(range(region.length, region.width + 1)),
-            FreeBlock.start >= to_key(region.start),
-            FreeBlock.start <= to_key(region.last),
-        )
-    rows = session.execute(stmt.group_by(cell_key, FreeBlock.prefix_len))
-    shift = 8 * (ADDRESS_BYTES - key_bytes)
-    return [(from_key(key) << shift, n, count) for key, n, count in rows]
+    return _grouped_by_cell(session, FreeBlock.__table__, parent_id, net, region, length)
 
 
-def cell_child_counts(session: Session, parent_id: int, net: Net, length: int, *, within: Net | None = None) -> Any:
+def cell_child_counts(
+    session: Session, parent_id: int, net: Net, length: int, *, within: Net | None = None
+) -> list[tuple[int, int, int]]:
     """(cell start, child length, count) of a parent's (``net``) children in the /length cells of ``within`` (a
     block of it; all of it by default), for ``addresses_per_cell``: the used addresses, where the free-space
     index gives the free ones. No child may hold more than all of ``within`` (it would start before its first
     cell)."""
-    region = within or net
+    return _grouped_by_cell(session, Prefix.__table__, parent_id, net, within or net, length)
+
+
+def _grouped_by_cell(
+    session: Session, table: Any, parent_id: int, net: Net, region: Net, length: int
+) -> list[tuple[int, int, int]]:
+    """(cell start, length, count) of the rows of ``table`` (free blocks or children: ``parent_id``, ``start``,
+    ``prefix_len``) of a parent (``net``) in the /length cells of ``region``, grouped by cell and length."""
+    # The cell a block lies in is in the leading bytes of its start key (IPv4 keys lead with 12 zero bytes).
     key_bytes = (8 * ADDRESS_BYTES - region.width + length + 7) // 8
-    cell_key = func.substr(Prefix.start, 1, key_bytes)
-    stmt = select(cell_key, Prefix.prefix_len, func.count()).where(Prefix.parent_id == parent_id)
+    cell_key = func.substr(table.c.start, 1, key_bytes)
+    stmt = select(cell_key, table.c.prefix_len, func.count()).where(table.c.parent_id == parent_id)
     if region != net:
         stmt = stmt.where(
-            Prefix.prefix_len >= region.length,
-            Prefix.start >= to_key(region.start),
-            Prefix.start <= to_key(region.last),
+            table.c.prefix_len.in_(range(region.length, region.width + 1)),
+            table.c.start >= to_key(region.start),
+            table.c.start <= to_key(region.last),
         )
+    rows = session.execute(stmt.group_by(cell_key, table.c.prefix_len))
     shift = 8 * (ADDRESS_BYTES - key_bytes)
-    return [
-        (from_key(key) << shift, n, count)
-        for key, n, count in session.execute(stmt.group_by(cell_key, Prefix.prefix_len))
-    ]
+    return [(from_key(key) << shift, n, count) for key, n, count in rows]
 
 
 def _children_filling(session: Session, parent_id: int, cells: Sequence[Net]) -> dict[int, tuple[int, str]]:
