@@ -267,11 +267,11 @@ def time_page(size: int, backend: str, client, parent_id: int) -> None:  # type:
 # -- an enterprise's own lists --------------------------------------------------------------------------------
 
 
-def enterprise_world(parent_id: int) -> tuple[str, str]:
+def enterprise_world(parent_id: int) -> tuple[str, dict[str, str]]:
     """At the largest size: one enterprise holding every ENTERPRISE_SHARE-th child (by id: spread over the
     address space), a large holder a third of the rest and a small one a few hundred, all set with one UPDATE
     each; the enterprise's subnets inside a hundred of its blocks and its blocks inside another holder's. Returns
-    the enterprise user's password and an API token."""
+    the password of the enterprise's and the small holder's users, and an API token of each by holder code."""
     import secrets
 
     from accounts import operations as accounts_ops
